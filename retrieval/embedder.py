@@ -1,0 +1,128 @@
+"""Dense encoders: the Embedder contract, the sentence-transformers one, and a fake for tests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from retrieval.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "models/use-multilingual-v3"
+# Models trained with instruction prefixes, when their folder does not declare prompts.
+_KNOWN_PROMPTS = ((re.compile(r"e5", re.IGNORECASE), {"query": "query: ", "document": "passage: "}),)
+
+
+class Embedder(Protocol):
+    """The smallest contract a dense encoder meets: normalised float32 rows."""
+
+    name: str
+    dimension: int
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray: ...
+
+
+def resolve_model_path(name: str) -> str:
+    """A relative path that exists under the project root is used from there, so the
+    default works from any working directory; anything else is a hub id or a path."""
+    if not os.path.isabs(name) and not Path(name).exists() and (PROJECT_ROOT / name).exists():
+        return str(PROJECT_ROOT / name)
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, by hub id or local path."""
+
+    def __init__(self, model_name: str) -> None:
+        self.name = model_name
+        path = resolve_model_path(model_name)
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(path, device="cpu", trust_remote_code=_is_own_module(path))
+        except Exception as exc:  # the library raises many kinds; all mean "cannot load"
+            raise ModelLoadError(
+                f"cannot load embedding model {model_name!r}: {exc}. "
+                f"Set EMBEDDING_MODEL to a local sentence-transformers folder "
+                f"(the offline default is {DEFAULT_MODEL!r})."
+            ) from exc
+        dimension = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        self.dimension = int(dimension() or 0)
+        prompts = {k: v for k, v in (self._model.prompts or {}).items() if v}
+        if not prompts:
+            for pattern, known in _KNOWN_PROMPTS:
+                if pattern.search(model_name):
+                    prompts = known
+        self._query_prompt = prompts.get("query", "")
+        self._passage_prompt = prompts.get("document", prompts.get("passage", ""))
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self._query_prompt)
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self._passage_prompt)
+
+    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
+        vectors = self._model.encode(
+            list(texts),
+            prompt=prompt or None,
+            batch_size=64,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+
+def _is_own_module(path: str) -> bool:
+    """Trust code only for folders whose modules are sentence-transformers' or this project's."""
+    modules_file = Path(path) / "modules.json"
+    if not modules_file.is_file():
+        return False
+    try:
+        types = [m["type"] for m in json.loads(modules_file.read_text("utf-8"))]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return any(t.startswith("retrieval.") for t in types) and all(
+        t.startswith(("retrieval.", "sentence_transformers.")) for t in types
+    )
+
+
+class HashEmbedder:
+    """Deterministic fake: bag of hashed character trigrams, normalised. For tests only."""
+
+    def __init__(self, dimension: int = 64) -> None:
+        self.name = f"hash-{dimension}"
+        self.dimension = dimension
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.encode_passages(texts)
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            lowered = f"  {text.lower()}  "
+            for i in range(len(lowered) - 2):
+                digest = hashlib.blake2b(lowered[i : i + 3].encode("utf-8"), digest_size=4).digest()
+                out[row, int.from_bytes(digest, "little") % self.dimension] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-9)
+
+
+def load_embedder(model_name: str) -> Embedder:
+    if model_name.startswith("hash-"):
+        return HashEmbedder(int(model_name.removeprefix("hash-")))
+    return SentenceTransformerEmbedder(model_name)

@@ -1,0 +1,285 @@
+"""The index on disk: build beside the live one, switch atomically, load with checks.
+
+Layout of INDEX_DIR:
+    CURRENT            name of the live generation, replaced atomically
+    gen-<stamp>/       manifest.json, articles.json, passages.jsonl,
+                       vectors.npy, dense.faiss, lexical.*
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from retrieval.corpus import ARTICLE_SUFFIX, SOURCES_FILE, Article, Corpus, Passage, Source, load_corpus
+from retrieval.embedder import Embedder
+from retrieval.errors import IndexCorruptError, IndexMissingError, StaleIndexError
+from retrieval.lexical import LexicalIndex
+from retrieval.text import Analyzer
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CURRENT_FILE = "CURRENT"
+# Exact search is fast and perfect below this size; above it HNSW keeps queries
+# in milliseconds (the bench measures its recall against exact search).
+EXACT_SEARCH_LIMIT = 20_000
+HNSW_NEIGHBOURS = 32
+HNSW_EF_SEARCH = 128
+HNSW_EF_CONSTRUCTION = 80
+KEPT_GENERATIONS = 2
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    model: str
+    dimension: int
+    passages: int
+    articles: int
+    corpus_fingerprint: str
+    dense_index: str
+    built_at: str
+    build_seconds: float
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    manifest: Manifest
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadedIndex:
+    manifest: Manifest
+    articles: dict[str, Article]
+    passages: list[Passage]
+    vectors: np.ndarray
+    dense: faiss.Index
+    lexical: LexicalIndex
+    folder: Path
+
+
+def corpus_fingerprint(seeds_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for path in _corpus_files(Path(seeds_dir)):
+        digest.update(path.name.encode("utf-8") + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _corpus_files(seeds_dir: Path) -> list[Path]:
+    files = sorted(seeds_dir.glob(f"*{ARTICLE_SUFFIX}"))
+    sources = seeds_dir / SOURCES_FILE
+    return files + ([sources] if sources.exists() else [])
+
+
+def build_index(
+    seeds_dir: Path, index_dir: Path, embedder: Embedder, analyzer: Analyzer, corpus: Corpus | None = None
+) -> BuildReport:
+    """Parse the corpus and build a new generation beside the live one, then switch to it."""
+    started = time.perf_counter()
+    seeds_dir, index_dir = Path(seeds_dir), Path(index_dir)
+    fingerprint = corpus_fingerprint(seeds_dir)
+    corpus = corpus or load_corpus(seeds_dir)
+    passages = corpus.passages
+    article_row = {a.article_id: i for i, a in enumerate(corpus.articles)}
+    lexical = LexicalIndex.build(
+        passage_terms=[analyzer.terms(p.text) for p in passages],
+        sentence_terms=[[analyzer.terms(s) for s in p.sentence_texts()] for p in passages],
+        passage_article=[article_row[p.article_id] for p in passages],
+    )
+    vectors = embedder.encode_passages([p.text for p in passages])
+    dense = make_dense_index(vectors)
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        model=embedder.name,
+        dimension=int(vectors.shape[1]) if len(passages) else embedder.dimension,
+        passages=len(passages),
+        articles=len(corpus.articles),
+        corpus_fingerprint=fingerprint,
+        dense_index=type(dense).__name__,
+        built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        build_seconds=round(time.perf_counter() - started, 3),
+    )
+    previous = _previous_articles(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(f"{index_dir}/.building-{os.getpid()}-{time.time_ns()}")
+    try:
+        staging.mkdir()
+        _write_generation(staging, manifest, corpus, seeds_dir, vectors, dense, lexical)
+        generation = index_dir / f"gen-{time.time_ns()}"
+        staging.rename(generation)
+        _switch_current(index_dir, generation.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _prune(index_dir, keep=generation.name)
+    current = _article_digests(corpus, seeds_dir)
+    return BuildReport(
+        manifest=manifest,
+        added=sorted(set(current) - set(previous)),
+        removed=sorted(set(previous) - set(current)),
+        changed=sorted(a for a in set(current) & set(previous) if current[a] != previous[a]),
+    )
+
+
+def make_dense_index(vectors: np.ndarray) -> faiss.Index:
+    dimension = vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else 1
+    if len(vectors) <= EXACT_SEARCH_LIMIT:
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def _write_generation(
+    folder: Path,
+    manifest: Manifest,
+    corpus: Corpus,
+    seeds_dir: Path,
+    vectors: np.ndarray,
+    dense: faiss.Index,
+    lexical: LexicalIndex,
+) -> None:
+    digests = _article_digests(corpus, seeds_dir)
+    articles = [
+        {
+            "article_id": a.article_id,
+            "file_name": a.file_name,
+            **{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in asdict(a.source).items()},
+            "sha256": digests[a.article_id],
+        }
+        for a in corpus.articles
+    ]
+    (folder / "articles.json").write_text(json.dumps(articles, ensure_ascii=False, indent=1), "utf-8")
+    with open(folder / "passages.jsonl", "w", encoding="utf-8") as out:
+        for p in corpus.passages:
+            row = {
+                "passage_id": p.passage_id,
+                "article_id": p.article_id,
+                "position": p.position,
+                "text": p.text,
+                "sentences": p.sentences,
+            }
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    np.save(folder / "vectors.npy", vectors.astype(np.float16))
+    faiss.write_index(dense, str(folder / "dense.faiss"))
+    lexical.save(folder)
+    # The manifest goes last: a folder with a manifest is a complete generation.
+    (folder / "manifest.json").write_text(json.dumps(asdict(manifest), indent=1), "utf-8")
+    for path in folder.iterdir():
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def _switch_current(index_dir: Path, generation: str) -> None:
+    tmp = index_dir / f"{CURRENT_FILE}.tmp-{os.getpid()}"
+    tmp.write_text(generation + "\n", "utf-8")
+    os.replace(tmp, index_dir / CURRENT_FILE)
+
+
+def _prune(index_dir: Path, keep: str) -> None:
+    generations = sorted(p for p in index_dir.glob("gen-*") if p.is_dir() and p.name != keep)
+    for old in generations[: max(0, len(generations) - (KEPT_GENERATIONS - 1))]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _article_digests(corpus: Corpus, seeds_dir: Path) -> dict[str, str]:
+    return {
+        a.article_id: hashlib.sha256((seeds_dir / a.file_name).read_bytes()).hexdigest()
+        for a in corpus.articles
+    }
+
+
+def _previous_articles(index_dir: Path) -> dict[str, str]:
+    try:
+        folder = current_generation(index_dir)
+        rows = json.loads((folder / "articles.json").read_text("utf-8"))
+        return {row["article_id"]: row["sha256"] for row in rows}
+    except (IndexMissingError, IndexCorruptError, OSError, ValueError, KeyError):
+        return {}
+
+
+def current_generation(index_dir: Path) -> Path:
+    pointer = Path(index_dir) / CURRENT_FILE
+    if not pointer.is_file():
+        raise IndexMissingError(f"no index in {index_dir}: run `python -m retrieval build`")
+    folder = Path(index_dir) / pointer.read_text("utf-8").strip()
+    if not (folder / "manifest.json").is_file():
+        raise IndexCorruptError(f"index {folder} has no manifest: rebuild with `python -m retrieval build`")
+    return folder
+
+
+def read_manifest(index_dir: Path) -> Manifest:
+    folder = current_generation(index_dir)
+    try:
+        raw = json.loads((folder / "manifest.json").read_text("utf-8"))
+        return Manifest(**raw)
+    except (ValueError, TypeError) as exc:
+        raise IndexCorruptError(f"manifest of {folder} is unreadable ({exc}): rebuild the index") from None
+
+
+def check_fresh(manifest: Manifest, model: str, seeds_dir: Path | None) -> None:
+    """Raise StaleIndexError when the index does not match this format, model or corpus."""
+    if manifest.format_version != FORMAT_VERSION:
+        raise StaleIndexError(
+            f"index format {manifest.format_version}, this code reads {FORMAT_VERSION}: rebuild the index"
+        )
+    if manifest.model != model:
+        raise StaleIndexError(
+            f"index was built with model {manifest.model!r}, configured is {model!r}: rebuild"
+        )
+    if seeds_dir is not None and manifest.corpus_fingerprint != corpus_fingerprint(Path(seeds_dir)):
+        raise StaleIndexError(f"the corpus in {seeds_dir} changed since the index was built: rebuild")
+
+
+def load_index(index_dir: Path) -> LoadedIndex:
+    """Load the live generation; damaged or inconsistent files raise IndexCorruptError."""
+    manifest = read_manifest(index_dir)
+    folder = current_generation(index_dir)
+    try:
+        articles = {}
+        for row in json.loads((folder / "articles.json").read_text("utf-8")):
+            source = Source(
+                outlet=row.get("outlet"),
+                title=row.get("title"),
+                url=row.get("url"),
+                date=dt.date.fromisoformat(row["date"]) if row.get("date") else None,
+                author=row.get("author"),
+            )
+            articles[row["article_id"]] = Article(row["article_id"], row["file_name"], source)
+        passages = []
+        with open(folder / "passages.jsonl", encoding="utf-8") as rows:
+            for line in rows:
+                row = json.loads(line)
+                row["sentences"] = tuple(tuple(span) for span in row["sentences"])
+                passages.append(Passage(**row))
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        dense = faiss.read_index(str(folder / "dense.faiss"))
+        lexical = LexicalIndex.load(folder)
+    except Exception as exc:  # any damaged part means the same thing to the caller
+        raise IndexCorruptError(
+            f"index {folder} is damaged ({type(exc).__name__}: {exc}): rebuild it"
+        ) from exc
+    sizes = {len(passages), vectors.shape[0], dense.ntotal, lexical.passages.weights.shape[0]}
+    if sizes != {manifest.passages}:
+        raise IndexCorruptError(
+            f"index {folder} parts disagree on the passage count {sorted(sizes)}: rebuild it"
+        )
+    return LoadedIndex(manifest, articles, passages, vectors, dense, lexical, folder)

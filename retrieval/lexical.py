@@ -1,0 +1,146 @@
+"""Sparse BM25 over Russian lexical terms, at passage and sentence level, scaled with scipy."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+K1 = 1.2
+B = 0.75
+# Derivations share a prefix where lemmas differ (строить / строительство,
+# Каспий / Caspian -> каспиан): a second, weaker field of 5-letter prefixes.
+PREFIX_LEN = 5
+
+
+def prefixes(terms: list[str]) -> list[str]:
+    return [t[:PREFIX_LEN] for t in terms if len(t) > PREFIX_LEN and not t[0].isdigit()]
+
+
+@dataclass
+class Field:
+    """One BM25 field: a (documents x vocabulary) matrix of per-term BM25 weights."""
+
+    vocab: dict[str, int]
+    idf: np.ndarray
+    weights: sparse.csc_matrix
+
+    @classmethod
+    def build(cls, docs: list[list[str]], b: float = B) -> Field:
+        vocab: dict[str, int] = {}
+        rows, cols, counts = [], [], []
+        for row, doc in enumerate(docs):
+            for term, count in Counter(doc).items():
+                rows.append(row)
+                cols.append(vocab.setdefault(term, len(vocab)))
+                counts.append(count)
+        n_docs = max(len(docs), 1)
+        tf = sparse.csr_matrix(
+            (np.asarray(counts, dtype=np.float32), (rows, cols)), shape=(len(docs), len(vocab))
+        )
+        lengths = np.asarray([len(d) for d in docs], dtype=np.float32)
+        avg_len = float(lengths.mean()) if len(docs) else 1.0
+        doc_freq = np.bincount(np.asarray(cols, dtype=np.int64), minlength=len(vocab)).astype(np.float32)
+        idf = np.log1p((n_docs - doc_freq + 0.5) / (doc_freq + 0.5)).astype(np.float32)
+        norm = K1 * (1 - b + b * lengths / max(avg_len, 1e-9))
+        tf = tf.tocoo()
+        data = tf.data * (K1 + 1) / (tf.data + norm[tf.row]) * idf[tf.col]
+        weights = sparse.csc_matrix((data.astype(np.float32), (tf.row, tf.col)), shape=tf.shape)
+        return cls(vocab, idf, weights)
+
+    def score(self, query: dict[str, float]) -> np.ndarray:
+        """BM25 of every document for weighted query terms (unknown terms add nothing)."""
+        cols = [self.vocab[t] for t in query if t in self.vocab]
+        if not cols:
+            return np.zeros(self.weights.shape[0], dtype=np.float32)
+        q = np.asarray([query[t] for t in query if t in self.vocab], dtype=np.float32)
+        return np.asarray(self.weights[:, cols] @ q).ravel()
+
+    def presence(self, terms: list[str]) -> np.ndarray:
+        """(documents x terms) 0/1 matrix of which known terms each document contains."""
+        out = np.zeros((self.weights.shape[0], len(terms)), dtype=np.float32)
+        for j, term in enumerate(terms):
+            col = self.vocab.get(term)
+            if col is not None:
+                start, end = self.weights.indptr[col], self.weights.indptr[col + 1]
+                out[self.weights.indices[start:end], j] = 1.0
+        return out
+
+    def save(self, folder: Path, name: str) -> None:
+        sparse.save_npz(folder / f"{name}.npz", self.weights.tocsc(), compressed=False)
+        np.save(folder / f"{name}.idf.npy", self.idf)
+        (folder / f"{name}.vocab.json").write_text(json.dumps(list(self.vocab), ensure_ascii=False), "utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> Field:
+        terms = json.loads((folder / f"{name}.vocab.json").read_text("utf-8"))
+        weights = sparse.load_npz(folder / f"{name}.npz").tocsc()
+        idf = np.load(folder / f"{name}.idf.npy")
+        if weights.shape[1] != len(terms) or idf.shape[0] != len(terms):
+            raise ValueError(f"lexical field {name}: vocabulary and matrix sizes differ")
+        return cls({t: i for i, t in enumerate(terms)}, idf, weights)
+
+
+@dataclass
+class LexicalIndex:
+    """Passage, sentence, prefix and article fields over the same passages."""
+
+    passages: Field
+    sentences: Field
+    prefixes: Field
+    articles: Field
+    sentence_passage: np.ndarray  # passage row of each sentence row, non-decreasing
+    passage_article: np.ndarray  # article row of each passage row
+
+    FIELDS = ("passages", "sentences", "prefixes", "articles")
+
+    @classmethod
+    def build(
+        cls,
+        passage_terms: list[list[str]],
+        sentence_terms: list[list[list[str]]],
+        passage_article: list[int],
+    ) -> LexicalIndex:
+        n_articles = max(passage_article, default=-1) + 1
+        article_docs: list[list[str]] = [[] for _ in range(n_articles)]
+        for terms, article in zip(passage_terms, passage_article, strict=True):
+            article_docs[article].extend(terms)
+        flat_sentences = [s for sentences in sentence_terms for s in sentences]
+        sentence_passage = np.repeat(np.arange(len(sentence_terms)), [len(s) for s in sentence_terms]).astype(
+            np.int32
+        )
+        return cls(
+            passages=Field.build(passage_terms),
+            sentences=Field.build(flat_sentences),
+            prefixes=Field.build([prefixes(t) for t in passage_terms]),
+            # Article length says nothing about topicality here: no length normalisation.
+            articles=Field.build(article_docs, b=0.0),
+            sentence_passage=sentence_passage,
+            passage_article=np.asarray(passage_article, dtype=np.int32),
+        )
+
+    def best_sentence_scores(self, query: dict[str, float]) -> np.ndarray:
+        """Per passage, the BM25 of its best-matching sentence."""
+        per_sentence = self.sentences.score(query)
+        best = np.zeros(len(self.passage_article), dtype=np.float32)
+        np.maximum.at(best, self.sentence_passage, per_sentence)
+        return best
+
+    def save(self, folder: Path) -> None:
+        for name in self.FIELDS:
+            getattr(self, name).save(folder, f"lexical.{name}")
+        np.save(folder / "lexical.sentence_passage.npy", self.sentence_passage)
+        np.save(folder / "lexical.passage_article.npy", self.passage_article)
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        fields = {name: Field.load(folder, f"lexical.{name}") for name in cls.FIELDS}
+        return cls(
+            **fields,
+            sentence_passage=np.load(folder / "lexical.sentence_passage.npy"),
+            passage_article=np.load(folder / "lexical.passage_article.npy"),
+        )

@@ -1,0 +1,183 @@
+"""Hybrid search: lexical BM25 signals fused with dense similarity, abstention and highlights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.corpus import Article, Passage
+from retrieval.embedder import Embedder
+from retrieval.index import LoadedIndex
+from retrieval.lexical import prefixes
+from retrieval.text import Analyzer, has_latin, latin_to_cyrillic, script_of
+
+# Fusion weights, tuned on the public and dev questions (see README). Sentence-level
+# BM25 carries most of it: a factoid answer sits in one sentence with the query terms.
+W_PASSAGE = 1.0
+W_SENTENCE = 2.0
+W_PREFIX = 0.2
+W_COVERAGE = 0.3
+W_DENSE = 0.3
+# Lexical context: the paragraph before often names the speaker ("Косбаева отметила..."),
+# and the article as a whole tells whose words these are.
+PREVIOUS_PASSAGE_SHARE = 0.4
+ARTICLE_SHARE = 0.1
+# Words of saying match attribution lines, not answers.
+_SPEECH_WORDS_TEXT = """
+    сказать говорить отметить заявить подчеркнуть считать мнение слово оценить назвать
+    сообщить добавить
+"""
+SPEECH_WORDS = frozenset(_SPEECH_WORDS_TEXT.split())
+SPEECH_WEIGHT = 0.3
+TRANSLITERATION_WEIGHT = 0.7
+CANDIDATES = 100
+# Abstention: a question is off-topic when its rare words are not in the corpus and
+# its meaning is not close to any passage.
+# Russian questions: coverage of the query's words by the top passage (words absent from
+# the whole corpus weigh more: "биткоин" is what the question is about) plus dense
+# similarity. Other languages have no lexical evidence, only the dense similarity.
+MIN_COVERAGE_PLUS_DENSE = 0.55
+MIN_DENSE_OTHER_SCRIPT = 0.17
+UNKNOWN_TERM_IDF_FACTOR = 1.5
+SHORT_SENTENCE = 60
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    article: Article
+    score: float
+    highlight: tuple[tuple[int, int], ...]  # sentence spans within passage.text
+
+    @property
+    def highlight_text(self) -> str:
+        return " ".join(self.passage.text[start:end] for start, end in self.highlight)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    hits: tuple[Hit, ...]
+    abstained: bool
+
+
+@dataclass(frozen=True)
+class _Query:
+    text: str
+    weights: dict[str, float]
+    idf: np.ndarray  # per term in `terms`, for coverage
+    terms: list[str]
+
+
+class Retriever:
+    """Answers queries over one loaded index; immutable after construction, safe to share."""
+
+    def __init__(self, index: LoadedIndex, embedder: Embedder, analyzer: Analyzer) -> None:
+        if index.manifest.model != embedder.name:
+            raise ValueError(f"index built with {index.manifest.model!r}, embedder is {embedder.name!r}")
+        self.index = index
+        self.embedder = embedder
+        self.analyzer = analyzer
+        article_of = index.lexical.passage_article
+        # passage i-1 is the context of passage i only inside the same article
+        self._has_previous = np.r_[False, article_of[1:] == article_of[:-1]]
+
+    @property
+    def passage_count(self) -> int:
+        return len(self.index.passages)
+
+    def search(self, query: str, k: int = 3) -> SearchResult:
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        if not self.index.passages or not query.strip():
+            return SearchResult(query, (), True)
+        parsed = self._parse(query)
+        lexical, sentence_scores, coverage = self._lexical(parsed)
+        query_vector = self.embedder.encode_queries([query])[0]
+        candidates = self._candidates(lexical, query_vector)
+        dense = np.asarray(self.index.vectors[candidates], dtype=np.float32) @ query_vector
+        fused = lexical[candidates] + W_DENSE * dense
+        order = np.argsort(-fused, kind="stable")[:k]
+        best = candidates[order[0]]
+        abstained = self._abstain(parsed, coverage[best], float(dense.max()))
+        hits = tuple(
+            self._hit(int(candidates[i]), float(fused[i]), sentence_scores, query_vector) for i in order
+        )
+        return SearchResult(query, hits, abstained)
+
+    def _parse(self, query: str) -> _Query:
+        weights: dict[str, float] = {}
+        for term in self.analyzer.terms(query):
+            weight = SPEECH_WEIGHT if term in SPEECH_WORDS else 1.0
+            weights[term] = max(weights.get(term, 0.0), weight)
+        for word in query.split():
+            if has_latin(word):
+                for term in self.analyzer.terms(latin_to_cyrillic(word)):
+                    weights.setdefault(term, TRANSLITERATION_WEIGHT)
+        field = self.index.lexical.passages
+        unknown_idf = UNKNOWN_TERM_IDF_FACTOR * (float(field.idf.max()) if len(field.idf) else 1.0)
+        terms = [t for t in weights if weights[t] >= 1.0] or list(weights)
+        idf = np.asarray([field.idf[field.vocab[t]] if t in field.vocab else unknown_idf for t in terms])
+        return _Query(query, weights, idf.astype(np.float32), terms)
+
+    def _lexical(self, query: _Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fused lexical score of every passage, per-sentence BM25, and context coverage."""
+        lex = self.index.lexical
+        passage = lex.passages.score(query.weights)
+        previous = np.r_[0.0, passage[:-1]] * self._has_previous
+        article = lex.articles.score(query.weights)[lex.passage_article]
+        contextual = (
+            passage
+            + PREVIOUS_PASSAGE_SHARE * previous
+            + ARTICLE_SHARE * _unit(article) * passage.max(initial=0.0)
+        )
+        sentence_scores = lex.sentences.score(query.weights)
+        best_sentence = np.zeros(len(passage), dtype=np.float32)
+        np.maximum.at(best_sentence, lex.sentence_passage, sentence_scores)
+        prefix = lex.prefixes.score(dict.fromkeys(prefixes(list(query.weights)), 1.0))
+        present = lex.passages.presence(query.terms)
+        present_in_context = np.maximum(
+            present, np.r_[np.zeros((1, present.shape[1])), present[:-1]] * self._has_previous[:, None]
+        )
+        coverage = present_in_context @ query.idf / max(float(query.idf.sum()), 1e-9)
+        fused = (
+            W_PASSAGE * _unit(contextual)
+            + W_SENTENCE * _unit(best_sentence)
+            + W_PREFIX * _unit(prefix)
+            + W_COVERAGE * coverage
+        )
+        return fused.astype(np.float32), sentence_scores, coverage
+
+    def _candidates(self, lexical: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
+        n = len(lexical)
+        size = min(CANDIDATES, n)
+        top_lexical = np.argpartition(-lexical, size - 1)[:size] if size < n else np.arange(n)
+        _, dense_ids = self.index.dense.search(query_vector.reshape(1, -1).astype(np.float32), size)
+        ids = np.union1d(top_lexical, dense_ids[0][dense_ids[0] >= 0])
+        return ids.astype(np.int64)
+
+    def _abstain(self, query: _Query, top_coverage: float, best_dense: float) -> bool:
+        if script_of(query.text) != "ru" or not query.terms:
+            return bool(best_dense < MIN_DENSE_OTHER_SCRIPT)
+        return bool(top_coverage + best_dense < MIN_COVERAGE_PLUS_DENSE)
+
+    def _hit(self, row: int, score: float, sentence_scores: np.ndarray, query_vector: np.ndarray) -> Hit:
+        passage = self.index.passages[row]
+        owners = self.index.lexical.sentence_passage
+        first, last = np.searchsorted(owners, row, "left"), np.searchsorted(owners, row, "right")
+        spans = passage.sentences
+        scores = sentence_scores[first:last]
+        if len(scores) != len(spans) or not scores.any():
+            scores = self.embedder.encode_passages(passage.sentence_texts()) @ query_vector
+        best = int(np.argmax(scores))
+        chosen = [spans[best]]
+        start, end = spans[best]
+        if end - start < SHORT_SENTENCE and best + 1 < len(spans):
+            chosen.append(spans[best + 1])
+        return Hit(passage, self.index.articles[passage.article_id], score, tuple(chosen))
+
+
+def _unit(values: np.ndarray) -> np.ndarray:
+    top = float(values.max(initial=0.0))
+    return values / top if top > 0 else np.zeros_like(values)

@@ -1,0 +1,102 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from retrieval.embedder import HashEmbedder
+from retrieval.engine import open_retriever
+from retrieval.errors import IndexCorruptError, IndexMissingError, StaleIndexError
+from retrieval.index import build_index, check_fresh, current_generation, load_index, read_manifest
+from retrieval.search import Retriever
+
+
+def test_round_trip_keeps_passages_and_metadata(seeds, tmp_path, embedder, analyzer) -> None:
+    report = build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    loaded = load_index(tmp_path / "idx")
+    assert loaded.manifest == report.manifest
+    assert loaded.manifest.passages == len(loaded.passages) == loaded.dense.ntotal
+    assert loaded.manifest.model == "hash-64"
+    assert loaded.articles["001_183a491a6e9a6b1a"].source.outlet == "Trend"
+    assert report.added == sorted(loaded.articles)
+    hit = Retriever(loaded, embedder, analyzer).search("Какие порты соединит подводный кабель?", 3).hits[0]
+    assert "Актау и Алят" in hit.passage.text
+
+
+def test_missing_index_is_reported(tmp_path) -> None:
+    with pytest.raises(IndexMissingError, match="python -m retrieval build"):
+        read_manifest(tmp_path / "nothing")
+
+
+def test_other_model_is_stale(seeds, tmp_path, embedder, analyzer) -> None:
+    build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    with pytest.raises(StaleIndexError, match="hash-64"):
+        check_fresh(read_manifest(tmp_path / "idx"), "other-model", seeds)
+
+
+def test_changed_corpus_is_stale_and_rebuilt(seeds, tmp_path, embedder, analyzer) -> None:
+    build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    check_fresh(read_manifest(tmp_path / "idx"), embedder.name, seeds)
+    (seeds / "new.txt").write_text("Новая статья о строительстве моста через пролив.", "utf-8")
+    with pytest.raises(StaleIndexError, match="changed"):
+        check_fresh(read_manifest(tmp_path / "idx"), embedder.name, seeds)
+    retriever, report = open_retriever(seeds, tmp_path / "idx", embedder, analyzer)
+    assert report is not None and report.added == ["new"]
+    assert retriever.search("строительство моста через пролив", 1).hits[0].article.article_id == "new"
+
+
+def test_rebuild_reports_changes(seeds, tmp_path, embedder, analyzer) -> None:
+    build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    (seeds / "004_eb02a19616c79760.txt").unlink()
+    with open(seeds / "000_e24caed92fdcf6ad.txt", "a", encoding="utf-8") as f:
+        f.write("\n\nДобавленный абзац.")
+    report = build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    assert report.removed == ["004_eb02a19616c79760"]
+    assert report.changed == ["000_e24caed92fdcf6ad"]
+
+
+def test_older_format_is_stale(seeds, tmp_path, embedder, analyzer) -> None:
+    build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    manifest_path = current_generation(tmp_path / "idx") / "manifest.json"
+    raw = json.loads(manifest_path.read_text())
+    raw["format_version"] = 0
+    manifest_path.write_text(json.dumps(raw))
+    with pytest.raises(StaleIndexError, match="format"):
+        check_fresh(read_manifest(tmp_path / "idx"), embedder.name, seeds)
+
+
+def test_failed_build_keeps_the_live_index(seeds, tmp_path, embedder, analyzer) -> None:
+    build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    live = current_generation(tmp_path / "idx")
+
+    class Exploding(HashEmbedder):
+        def encode_passages(self, texts):
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        build_index(seeds, tmp_path / "idx", Exploding(64), analyzer)
+    assert current_generation(tmp_path / "idx") == live
+    assert load_index(tmp_path / "idx").manifest.passages > 0
+    assert not list((tmp_path / "idx").glob(".building-*"))
+
+
+def test_truncated_faiss_file_is_detected(seeds, tmp_path, embedder, analyzer) -> None:
+    build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    faiss_file = current_generation(tmp_path / "idx") / "dense.faiss"
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    with pytest.raises(IndexCorruptError, match="damaged"):
+        load_index(tmp_path / "idx")
+
+
+def test_corrupt_manifest_is_detected(seeds, tmp_path, embedder, analyzer) -> None:
+    build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    (current_generation(tmp_path / "idx") / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorruptError, match="manifest"):
+        read_manifest(tmp_path / "idx")
+    retriever, report = open_retriever(seeds, tmp_path / "idx", embedder, analyzer)
+    assert report is not None and retriever.passage_count > 0
+
+
+def test_old_generations_are_pruned(seeds, tmp_path: Path, embedder, analyzer) -> None:
+    for _ in range(4):
+        build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    assert len(list((tmp_path / "idx").glob("gen-*"))) == 2
