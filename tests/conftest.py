@@ -8,7 +8,7 @@ from retrieval.text import Analyzer
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-PUBLIC_EVAL = ROOT.parent / "shared" / "eval" / "questions.public.jsonl"
+PUBLIC_EVAL = ROOT / "tests" / "data" / "questions.public.jsonl"  # copy of shared/eval
 
 
 @pytest.fixture(scope="session")
