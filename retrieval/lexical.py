@@ -17,8 +17,16 @@ B = 0.75
 PREFIX_LEN = 5
 
 
+PREFIX_MARK = "~"
+
+
 def prefixes(terms: list[str]) -> list[str]:
     return [t[:PREFIX_LEN] for t in terms if len(t) > PREFIX_LEN and not t[0].isdigit()]
+
+
+def with_prefixes(terms: list[str]) -> list[str]:
+    """Terms plus their marked prefixes, so one field can match both words and derivations."""
+    return terms + [PREFIX_MARK + p for p in prefixes(terms)]
 
 
 @dataclass
@@ -115,7 +123,7 @@ class LexicalIndex:
         )
         return cls(
             passages=Field.build(passage_terms),
-            sentences=Field.build(flat_sentences),
+            sentences=Field.build([with_prefixes(s) for s in flat_sentences]),
             prefixes=Field.build([prefixes(t) for t in passage_terms]),
             # Article length says nothing about topicality here: no length normalisation.
             articles=Field.build(article_docs, b=0.0),

@@ -8,8 +8,9 @@ import numpy as np
 
 from retrieval.corpus import Article, Passage
 from retrieval.embedder import Embedder
+from retrieval.highlight import choose_highlight
 from retrieval.index import LoadedIndex
-from retrieval.lexical import prefixes
+from retrieval.lexical import PREFIX_MARK, prefixes
 from retrieval.text import Analyzer, has_latin, latin_to_cyrillic, script_of
 
 # Fusion weights, tuned on the public and dev questions (see README). Sentence-level
@@ -31,6 +32,7 @@ _SPEECH_WORDS_TEXT = """
 SPEECH_WORDS = frozenset(_SPEECH_WORDS_TEXT.split())
 SPEECH_WEIGHT = 0.3
 TRANSLITERATION_WEIGHT = 0.7
+SENTENCE_PREFIX_WEIGHT = 0.3
 CANDIDATES = 100
 # Abstention: a question is off-topic when its rare words are not in the corpus and
 # its meaning is not close to any passage.
@@ -40,7 +42,6 @@ CANDIDATES = 100
 MIN_COVERAGE_PLUS_DENSE = 0.55
 MIN_DENSE_OTHER_SCRIPT = 0.17
 UNKNOWN_TERM_IDF_FACTOR = 1.5
-SHORT_SENTENCE = 60
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class SearchResult:
 class _Query:
     text: str
     weights: dict[str, float]
+    sentence_weights: dict[str, float]
     idf: np.ndarray  # per term in `terms`, for coverage
     terms: list[str]
 
@@ -102,7 +104,8 @@ class Retriever:
         best = candidates[order[0]]
         abstained = self._abstain(parsed, coverage[best], float(dense.max()))
         hits = tuple(
-            self._hit(int(candidates[i]), float(fused[i]), sentence_scores, query_vector) for i in order
+            self._hit(int(candidates[i]), float(fused[i]), sentence_scores, query_vector, query)
+            for i in order
         )
         return SearchResult(query, hits, abstained)
 
@@ -119,7 +122,11 @@ class Retriever:
         unknown_idf = UNKNOWN_TERM_IDF_FACTOR * (float(field.idf.max()) if len(field.idf) else 1.0)
         terms = [t for t in weights if weights[t] >= 1.0] or list(weights)
         idf = np.asarray([field.idf[field.vocab[t]] if t in field.vocab else unknown_idf for t in terms])
-        return _Query(query, weights, idf.astype(np.float32), terms)
+        sentence_weights = dict(weights)
+        for term, weight in weights.items():
+            for prefix in prefixes([term]):
+                sentence_weights.setdefault(PREFIX_MARK + prefix, SENTENCE_PREFIX_WEIGHT * weight)
+        return _Query(query, weights, sentence_weights, idf.astype(np.float32), terms)
 
     def _lexical(self, query: _Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fused lexical score of every passage, per-sentence BM25, and context coverage."""
@@ -132,7 +139,7 @@ class Retriever:
             + PREVIOUS_PASSAGE_SHARE * previous
             + ARTICLE_SHARE * _unit(article) * passage.max(initial=0.0)
         )
-        sentence_scores = lex.sentences.score(query.weights)
+        sentence_scores = lex.sentences.score(query.sentence_weights)
         best_sentence = np.zeros(len(passage), dtype=np.float32)
         np.maximum.at(best_sentence, lex.sentence_passage, sentence_scores)
         prefix = lex.prefixes.score(dict.fromkeys(prefixes(list(query.weights)), 1.0))
@@ -162,7 +169,9 @@ class Retriever:
             return bool(best_dense < MIN_DENSE_OTHER_SCRIPT)
         return bool(top_coverage + best_dense < MIN_COVERAGE_PLUS_DENSE)
 
-    def _hit(self, row: int, score: float, sentence_scores: np.ndarray, query_vector: np.ndarray) -> Hit:
+    def _hit(
+        self, row: int, score: float, sentence_scores: np.ndarray, query_vector: np.ndarray, query: str
+    ) -> Hit:
         passage = self.index.passages[row]
         owners = self.index.lexical.sentence_passage
         first, last = np.searchsorted(owners, row, "left"), np.searchsorted(owners, row, "right")
@@ -170,12 +179,8 @@ class Retriever:
         scores = sentence_scores[first:last]
         if len(scores) != len(spans) or not scores.any():
             scores = self.embedder.encode_passages(passage.sentence_texts()) @ query_vector
-        best = int(np.argmax(scores))
-        chosen = [spans[best]]
-        start, end = spans[best]
-        if end - start < SHORT_SENTENCE and best + 1 < len(spans):
-            chosen.append(spans[best + 1])
-        return Hit(passage, self.index.articles[passage.article_id], score, tuple(chosen))
+        chosen = choose_highlight(spans, passage.sentence_texts(), scores, query)
+        return Hit(passage, self.index.articles[passage.article_id], score, chosen)
 
 
 def _unit(values: np.ndarray) -> np.ndarray:
