@@ -16,9 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The bot when TELEGRAM_BOT_TOKEN (environment or .env) holds a token, else the local console chat.
 run: setup
-	$(BIN)/python -m retrieval build
-	$(BIN)/python -m retrieval search "Сколько соглашений подписали стороны в ходе визита?"
+	@if $(BIN)/python -c "import sys; from bot.config import BotSettings; sys.exit(BotSettings().token_problem() is not None)"; \
+	then $(BIN)/python -m bot; \
+	else echo "No TELEGRAM_BOT_TOKEN: starting the console chat (see README to connect Telegram)."; $(BIN)/python -m bot --console; fi
 
 lint: setup
 	$(BIN)/ruff check .

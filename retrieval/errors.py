@@ -28,3 +28,15 @@ class StaleIndexError(RetrievalError):
 
 class ModelLoadError(RetrievalError):
     """The embedding model could not be loaded (missing path, hub unreachable, bad folder)."""
+
+
+class ReindexBusyError(RetrievalError):
+    """A reindex is already running; a second one is not started."""
+
+
+class UploadRejectedError(RetrievalError):
+    """An uploaded article was not accepted; the message says why."""
+
+
+class ArticleExistsError(UploadRejectedError):
+    """An article with that file name exists; replacing it needs confirmation."""

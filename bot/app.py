@@ -1,0 +1,81 @@
+"""Wiring: the Application with its handlers, and how it runs (polling or webhook)."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import handlers, texts
+from bot.config import BotSettings
+from bot.handlers import STATE_KEY, BotState
+from bot.ratelimit import FloodLimiter
+from retrieval.service import QAService
+
+log = logging.getLogger(__name__)
+CONCURRENT_UPDATES = 64
+
+
+async def _post_init(application: Application) -> None:
+    await application.bot.set_my_commands([BotCommand(name, about) for name, about in texts.COMMANDS])
+
+
+def build_application(settings: BotSettings, service: QAService) -> Application:
+    token = settings.telegram_bot_token.get_secret_value().strip()
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_api_base_file_url)
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .post_init(_post_init)
+        .build()
+    )
+    application.bot_data[STATE_KEY] = BotState(service, settings, FloodLimiter(settings.questions_per_minute))
+    admins = filters.User(user_id=list(settings.admin_ids))
+    application.add_handler(CommandHandler("start", handlers.start))
+    application.add_handler(CommandHandler("help", handlers.help_command))
+    application.add_handler(CommandHandler("sources", handlers.sources))
+    application.add_handler(CommandHandler("reindex", handlers.reindex, filters=admins))
+    application.add_handler(CommandHandler("reindex", handlers.not_admin))
+    application.add_handler(MessageHandler(filters.Document.ALL & admins, handlers.document))
+    application.add_handler(
+        MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE, handlers.not_admin)
+    )
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handlers.question))
+    application.add_handler(CallbackQueryHandler(handlers.button))
+    application.add_handler(
+        MessageHandler(~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL, handlers.non_text)
+    )
+    application.add_error_handler(handlers.on_error)
+    return application
+
+
+def run(settings: BotSettings, service: QAService) -> None:
+    application = build_application(settings, service)
+    if settings.webhook_url:
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        log.info("webhook mode on %s:%d", settings.webhook_listen, settings.webhook_port)
+        application.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path="telegram",
+            webhook_url=settings.webhook_url,
+            secret_token=secret,
+            allowed_updates=Update.ALL_TYPES,
+            bootstrap_retries=-1,
+        )
+    else:
+        log.info(
+            "long polling %s",
+            "(local Bot API)" if "api.telegram.org" not in settings.telegram_api_base_url else "",
+        )
+        application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1)

@@ -1,0 +1,147 @@
+"""The one object the bot talks to: questions, the article list, reindexing and uploads.
+
+Blocking work runs off the event loop: searches on a small thread pool, builds on a
+thread of their own, so questions keep being answered while an index is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.corpus import Article, decode_article, parse_article
+from retrieval.embedder import Embedder
+from retrieval.engine import open_retriever
+from retrieval.errors import (
+    ArticleExistsError,
+    CorpusError,
+    ReindexBusyError,
+    UploadRejectedError,
+)
+from retrieval.index import BuildReport, build_index, check_fresh, load_index
+from retrieval.search import Retriever, SearchResult
+from retrieval.text import Analyzer
+
+log = logging.getLogger(__name__)
+
+_SAFE_NAME = re.compile(r"^[\w][\w.-]{0,98}\.txt$")
+SEARCH_THREADS = 2
+
+
+@dataclass(frozen=True)
+class ArticleSummary:
+    article: Article
+    passages: int
+
+
+class QAService:
+    def __init__(
+        self,
+        retriever: Retriever,
+        seeds_dir: Path,
+        index_dir: Path,
+        embedder: Embedder,
+        analyzer: Analyzer,
+        max_upload_bytes: int = 1_000_000,
+    ) -> None:
+        self._retriever = retriever
+        self.seeds_dir = Path(seeds_dir)
+        self.index_dir = Path(index_dir)
+        self._embedder = embedder
+        self._analyzer = analyzer
+        self.max_upload_bytes = max_upload_bytes
+        self._search_pool = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="search")
+        self._build_pool = ThreadPoolExecutor(1, thread_name_prefix="build")
+        self._reindex_lock = asyncio.Lock()
+
+    @classmethod
+    def open(
+        cls, seeds_dir: Path, index_dir: Path, embedder: Embedder, analyzer: Analyzer, **kw
+    ) -> QAService:
+        """Load the index (building it when missing or stale). With a broken corpus, the last
+        good index keeps serving if there is one."""
+        try:
+            retriever, report = open_retriever(seeds_dir, index_dir, embedder, analyzer)
+            if report:
+                log.info("built index: %d passages", report.manifest.passages)
+        except CorpusError as problem:
+            log.error("corpus problem: %s; trying the last good index", problem)
+            index = load_index(index_dir)
+            check_fresh(index.manifest, embedder.name, seeds_dir=None)
+            retriever = Retriever(index, embedder, analyzer)
+        return cls(retriever, seeds_dir, index_dir, embedder, analyzer, **kw)
+
+    @property
+    def retriever(self) -> Retriever:
+        return self._retriever
+
+    @property
+    def reindexing(self) -> bool:
+        return self._reindex_lock.locked()
+
+    async def ask(self, query: str, k: int) -> SearchResult:
+        retriever = self._retriever  # one snapshot per question, even if a reindex swaps meanwhile
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._search_pool, retriever.search, query, k)
+
+    def articles(self) -> list[ArticleSummary]:
+        index = self._retriever.index
+        counts: dict[str, int] = {}
+        for passage in index.passages:
+            counts[passage.article_id] = counts.get(passage.article_id, 0) + 1
+        return [ArticleSummary(a, counts.get(a.article_id, 0)) for a in index.articles.values()]
+
+    async def reindex(self) -> BuildReport:
+        """Build a new index beside the live one and swap it in only if the build succeeded."""
+        if self._reindex_lock.locked():
+            raise ReindexBusyError("a reindex is already running")
+        async with self._reindex_lock:
+            loop = asyncio.get_running_loop()
+            report, retriever = await loop.run_in_executor(self._build_pool, self._build)
+            self._retriever = retriever
+            return report
+
+    def _build(self) -> tuple[BuildReport, Retriever]:
+        report = build_index(self.seeds_dir, self.index_dir, self._embedder, self._analyzer)
+        return report, Retriever(load_index(self.index_dir), self._embedder, self._analyzer)
+
+    def check_upload(self, file_name: str | None, data: bytes, overwrite: bool = False) -> str:
+        """Validate an uploaded article; returns the file name it will be stored under."""
+        name = os.path.basename((file_name or "").replace("\\", "/"))
+        if name != (file_name or "") or not _SAFE_NAME.match(name) or ".." in name:
+            raise UploadRejectedError(
+                f"unsafe file name {file_name!r}: use letters, digits, '.', '-', '_' and the .txt ending"
+            )
+        if len(data) > self.max_upload_bytes:
+            raise UploadRejectedError(
+                f"{name}: {len(data)} bytes, more than the {self.max_upload_bytes} allowed"
+            )
+        article = parse_article(name, decode_article(name, data))
+        if article is None:
+            raise UploadRejectedError(f"{name}: the file has no text")
+        if (self.seeds_dir / name).exists() and not overwrite:
+            raise ArticleExistsError(f"{name} already exists")
+        return name
+
+    async def add_article(self, file_name: str | None, data: bytes, overwrite: bool = False) -> BuildReport:
+        """Store a validated article in the corpus (atomically) and reindex."""
+        if self._reindex_lock.locked():
+            raise ReindexBusyError("a reindex is already running")
+        try:
+            name = self.check_upload(file_name, data, overwrite)
+        except CorpusError as problem:
+            raise UploadRejectedError(str(problem)) from None
+        target = self.seeds_dir / name
+        staging = self.seeds_dir / f".{name}.uploading"
+        staging.write_bytes(data)
+        os.replace(staging, target)
+        return await self.reindex()
+
+    def close(self) -> None:
+        self._search_pool.shutdown(wait=False, cancel_futures=True)
+        self._build_pool.shutdown(wait=False, cancel_futures=True)

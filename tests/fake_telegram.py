@@ -1,0 +1,501 @@
+"""A local fake of the Telegram Bot API on 127.0.0.1, for end-to-end tests of the real bot process.
+
+It serves the methods the bot uses, holds long-polling getUpdates requests, and
+rejects what Telegram rejects: unknown or unbalanced HTML tags, unescaped `<`/`&`,
+empty text, and text over 4096 characters after entity parsing. Tests push updates
+(messages, stickers, documents, button taps) and read what the bot sent.
+Faults (HTTP status, retry_after, delays) can be injected per method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_ID = 7_000_000_001
+BOT_USERNAME = "visit_qa_test_bot"
+TEXT_LIMIT = 4096
+CALLBACK_DATA_LIMIT = 64
+
+_ALLOWED_TAGS = {
+    "b": set(),
+    "strong": set(),
+    "i": set(),
+    "em": set(),
+    "u": set(),
+    "ins": set(),
+    "s": set(),
+    "strike": set(),
+    "del": set(),
+    "span": {"class"},
+    "tg-spoiler": set(),
+    "a": {"href"},
+    "code": {"class"},
+    "pre": set(),
+    "blockquote": {"expandable"},
+    "tg-emoji": {"emoji-id"},
+}
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:=(?:\"[^\"]*\"|'[^']*'|[^\s>]+))?)*)\s*>")
+_ATTR = re.compile(r"([a-zA-Z-]+)(?:=(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+)))?")
+_ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
+
+
+class TelegramError(Exception):
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.retry_after = retry_after
+
+
+def visible_text(markup: str) -> str:
+    """Parse Telegram HTML the way Telegram does; raise TelegramError where it would."""
+    out: list[str] = []
+    stack: list[str] = []
+    i = 0
+    while i < len(markup):
+        ch = markup[i]
+        if ch == "<":
+            match = _TAG.match(markup, i)
+            if not match:
+                raise TelegramError(400, f"Bad Request: can't parse entities: unexpected '<' at {i}")
+            closing, name, attrs = match.group(1), match.group(2).lower(), match.group(3)
+            if name not in _ALLOWED_TAGS:
+                raise TelegramError(
+                    400, f'Bad Request: can\'t parse entities: Unsupported start tag "{name}"'
+                )
+            if closing:
+                if not stack or stack[-1] != name:
+                    raise TelegramError(
+                        400, f'Bad Request: can\'t parse entities: Unmatched end tag "{name}"'
+                    )
+                stack.pop()
+            else:
+                for attr in _ATTR.finditer(attrs):
+                    if attr.group(1).lower() not in _ALLOWED_TAGS[name]:
+                        raise TelegramError(
+                            400, f"Bad Request: can't parse entities: bad attribute {attr.group(1)}"
+                        )
+                if name in stack and name in ("a", "blockquote", "pre", "code"):
+                    raise TelegramError(400, f"Bad Request: can't parse entities: nested {name}")
+                stack.append(name)
+            i = match.end()
+        elif ch == "&":
+            match = _ENTITY.match(markup, i)
+            if not match:
+                raise TelegramError(400, f"Bad Request: can't parse entities: unescaped '&' at {i}")
+            out.append(_decode_entity(match.group(1)))
+            i = match.end()
+        elif ch == ">":
+            raise TelegramError(400, f"Bad Request: can't parse entities: unescaped '>' at {i}")
+        else:
+            out.append(ch)
+            i += 1
+    if stack:
+        raise TelegramError(400, f"Bad Request: can't parse entities: can't find end tag for \"{stack[-1]}\"")
+    return "".join(out)
+
+
+def _decode_entity(name: str) -> str:
+    named = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+    if name in named:
+        return named[name]
+    return chr(int(name[2:], 16) if name.startswith("#x") else int(name[1:]))
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+@dataclass
+class Fault:
+    status: int
+    description: str = "Internal Server Error"
+    retry_after: int | None = None
+    delay: float = 0.0
+    times: int = 1
+
+
+@dataclass
+class Sent:
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def chat_id(self) -> int | None:
+        value = self.params.get("chat_id")
+        return int(value) if value is not None else None
+
+    @property
+    def text(self) -> str:
+        return str(self.params.get("text", ""))
+
+    @property
+    def buttons(self) -> list[dict]:
+        markup = self.params.get("reply_markup") or {}
+        return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+
+class FakeTelegram:
+    """Runs the fake API on its own thread and event loop; every public method is thread-safe."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._lock = threading.Lock()
+        self._updates: list[dict] = []
+        self._new_update: asyncio.Event | None = None
+        self._ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self.sent: list[Sent] = []
+        self.rejected: list[tuple[str, dict, str]] = []
+        self.calls: list[str] = []
+        self.commands: list[dict] = []
+        self.files: dict[str, bytes] = {}
+        self.faults: dict[str, list[Fault]] = {}
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, port: int = 0) -> FakeTelegram:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(port), self._loop).result(10)
+        return self
+
+    async def _start(self, port: int) -> None:
+        self._new_update = asyncio.Event()
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        if self._runner:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            self._runner = None
+
+    def close(self) -> None:
+        self.stop()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    # -- what tests push -------------------------------------------------------------------
+    def _push(self, update: dict) -> dict:
+        with self._lock:
+            update["update_id"] = next(self._ids)
+            self._updates.append(update)
+        self._loop.call_soon_threadsafe(self._new_update.set)
+        return update
+
+    def _message(self, user_id: int, chat_id: int | None, chat_type: str, **content: Any) -> dict:
+        chat = {"id": chat_id or user_id, "type": chat_type}
+        if chat_type != "private":
+            chat["title"] = "Test group"
+        else:
+            chat["first_name"] = f"User{user_id}"
+        return {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": {
+                "id": user_id,
+                "is_bot": False,
+                "first_name": f"User{user_id}",
+                "username": f"user{user_id}",
+            },
+            **content,
+        }
+
+    def send_text(
+        self,
+        user_id: int,
+        text: str,
+        chat_id: int | None = None,
+        chat_type: str = "private",
+        reply_to: dict | None = None,
+    ) -> dict:
+        content: dict[str, Any] = {"text": text}
+        if text.startswith("/"):
+            command = text.split()[0]
+            content["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
+        if reply_to is not None:
+            content["reply_to_message"] = reply_to
+        message = self._message(user_id, chat_id, chat_type, **content)
+        self._push({"message": message})
+        return message
+
+    def send_sticker(self, user_id: int) -> dict:
+        sticker = {
+            "file_id": "sticker1",
+            "file_unique_id": "s1",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+        }
+        message = self._message(user_id, None, "private", sticker=sticker)
+        self._push({"message": message})
+        return message
+
+    def send_document(self, user_id: int, file_name: str, data: bytes) -> dict:
+        file_id = f"doc{len(self.files) + 1}"
+        self.files[file_id] = data
+        document = {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "file_name": file_name,
+            "file_size": len(data),
+        }
+        message = self._message(user_id, None, "private", document=document, mime_type="text/plain")
+        self._push({"message": message})
+        return message
+
+    def tap(self, user_id: int, message: Sent, data: str) -> None:
+        bot_message = message.params.get("_result") or {}
+        self._push(
+            {
+                "callback_query": {
+                    "id": str(next(self._ids)),
+                    "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
+                    "chat_instance": "1",
+                    "message": bot_message,
+                    "data": data,
+                }
+            }
+        )
+
+    def inject(self, method: str, fault: Fault) -> None:
+        with self._lock:
+            self.faults.setdefault(method, []).append(fault)
+
+    # -- what tests read -------------------------------------------------------------------
+    def messages(self, chat_id: int | None = None, since: int = 0) -> list[Sent]:
+        with self._lock:
+            return [
+                s
+                for s in self.sent[since:]
+                if s.method == "sendMessage" and (chat_id is None or s.chat_id == chat_id)
+            ]
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self.sent)
+
+    def wait_for(self, chat_id: int, count: int = 1, since: int = 0, timeout: float = 60.0) -> list[Sent]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.messages(chat_id, since)
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        got = [m.text[:80] for m in self.messages(chat_id, since)]
+        rejected = [r[2] for r in self.rejected]
+        raise AssertionError(f"expected {count} messages to chat {chat_id}, got {got}; rejected: {rejected}")
+
+    def wait_for_text(self, chat_id: int, needle: str, since: int = 0, timeout: float = 60.0) -> Sent:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for sent in self.messages(chat_id, since):
+                if needle in sent.text:
+                    return sent
+            time.sleep(0.05)
+        got = [m.text[:100] for m in self.messages(chat_id, since)]
+        raise AssertionError(f"no message with {needle!r} to {chat_id}: {got}")
+
+    def wait_for_call(self, method: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if method in self.calls:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{method} was never called; calls: {sorted(set(self.calls))}")
+
+    # -- the API ---------------------------------------------------------------------------
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        method = request.match_info["method"]
+        params = await _params(request)
+        with self._lock:
+            self.calls.append(method)
+            queue = self.faults.get(method) or self.faults.get("*")
+            fault = queue[0] if queue else None
+            if fault:
+                fault.times -= 1
+                if fault.times <= 0:
+                    queue.pop(0)
+        if fault:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.status:
+                body: dict[str, Any] = {
+                    "ok": False,
+                    "error_code": fault.status,
+                    "description": fault.description,
+                }
+                if fault.retry_after is not None:
+                    body["parameters"] = {"retry_after": fault.retry_after}
+                return web.json_response(body, status=fault.status)
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        try:
+            result = await handler(params)
+        except TelegramError as error:
+            with self._lock:
+                self.rejected.append((method, params, error.description))
+            return web.json_response(
+                {"ok": False, "error_code": error.code, "description": error.description}, status=error.code
+            )
+        return web.json_response({"ok": True, "result": result})
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        file_id = request.match_info["path"].rsplit("/", 1)[-1]
+        if file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id])
+
+    async def _api_getMe(self, params: dict) -> dict:
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Visit QA",
+            "username": BOT_USERNAME,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    async def _api_deleteWebhook(self, params: dict) -> bool:
+        return True
+
+    async def _api_setMyCommands(self, params: dict) -> bool:
+        self.commands = params.get("commands", [])
+        return True
+
+    async def _api_getUpdates(self, params: dict) -> list[dict]:
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]
+                pending = list(self._updates[: int(params.get("limit") or 100)])
+                if not pending:
+                    self._new_update.clear()
+            if pending or time.monotonic() >= deadline:
+                return pending
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_update.wait(), max(0.01, deadline - time.monotonic()))
+
+    async def _api_sendMessage(self, params: dict) -> dict:
+        text = str(params.get("text", ""))
+        shown = visible_text(text) if params.get("parse_mode") == "HTML" else text
+        if not shown.strip():
+            raise TelegramError(400, "Bad Request: message text is empty")
+        if utf16_len(shown) > TEXT_LIMIT:
+            raise TelegramError(400, "Bad Request: message is too long")
+        _check_markup(params.get("reply_markup"))
+        return self._record("sendMessage", params, text)
+
+    async def _api_editMessageReplyMarkup(self, params: dict) -> dict:
+        _check_markup(params.get("reply_markup"))
+        return self._record("editMessageReplyMarkup", params, "")
+
+    async def _api_editMessageText(self, params: dict) -> dict:
+        text = str(params.get("text", ""))
+        if params.get("parse_mode") == "HTML":
+            visible_text(text)
+        return self._record("editMessageText", params, text)
+
+    async def _api_sendChatAction(self, params: dict) -> bool:
+        return True
+
+    async def _api_answerCallbackQuery(self, params: dict) -> bool:
+        return True
+
+    async def _api_getFile(self, params: dict) -> dict:
+        file_id = params.get("file_id")
+        if file_id not in self.files:
+            raise TelegramError(400, "Bad Request: invalid file_id")
+        return {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "file_size": len(self.files[file_id]),
+            "file_path": f"documents/{file_id}",
+        }
+
+    async def _api_close(self, params: dict) -> bool:
+        return True
+
+    async def _api_logOut(self, params: dict) -> bool:
+        return True
+
+    def _record(self, method: str, params: dict, text: str) -> dict:
+        chat_id = int(params.get("chat_id") or 0)
+        result = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Visit QA", "username": BOT_USERNAME},
+            "text": text,
+        }
+        if params.get("reply_markup"):
+            result["reply_markup"] = params["reply_markup"]
+        with self._lock:
+            self.sent.append(Sent(method, {**params, "_result": result}))
+        return result
+
+
+def _check_markup(markup: Any) -> None:
+    if not markup:
+        return
+    for row in markup.get("inline_keyboard", []):
+        for button in row:
+            if not button.get("text"):
+                raise TelegramError(400, "Bad Request: button text is empty")
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(data.encode()) <= CALLBACK_DATA_LIMIT:
+                raise TelegramError(400, "Bad Request: BUTTON_DATA_INVALID")
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    """Telegram accepts query strings, form fields (JSON-encoded values) and JSON bodies."""
+    params: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        params.update(await request.json())
+    elif request.can_read_body:
+        params.update(await request.post())
+    for key, value in list(params.items()):
+        if isinstance(value, str) and value[:1] in "[{":
+            with contextlib.suppress(ValueError):
+                params[key] = json.loads(value)
+    return params

@@ -1,0 +1,67 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bot.config import BotSettings
+from bot.ratelimit import FloodLimiter
+
+from .conftest import ROOT
+
+
+def run_bot(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in ("TELEGRAM_BOT_TOKEN", "ADMIN_IDS")}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("token", ["", "not-a-token", "123:short"])
+def test_missing_or_malformed_token_gives_one_clear_line(token: str, tmp_path) -> None:
+    done = run_bot([], {"TELEGRAM_BOT_TOKEN": token, "INDEX_DIR": str(tmp_path / "idx")})
+    assert done.returncode == 2
+    assert "BotFather" in done.stderr and "--console" in done.stderr
+    assert "Traceback" not in done.stderr
+    if token:
+        assert token not in done.stderr
+
+
+def test_console_answers_without_telegram(seeds, tmp_path) -> None:
+    env = {"SEEDS_DIR": str(seeds), "INDEX_DIR": str(tmp_path / "idx"), "EMBEDDING_MODEL": "hash-64"}
+    done = run_bot(["--console"], env, "Какие порты соединит подводный кабель?\nещё\n\n")
+    assert done.returncode == 0, done.stderr
+    assert "Актау и Алят" in done.stdout
+    assert "Источник:" in done.stdout and "2025 г." in done.stdout
+    assert "4. " in done.stdout  # "ещё" showed the next page
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1,2", {1, 2}), ("[3, 4]", {3, 4}), ("", set()), (" 5 ", {5})]
+)
+def test_admin_ids_formats(raw: str, expected: set[int], monkeypatch) -> None:
+    monkeypatch.setenv("ADMIN_IDS", raw)
+    assert BotSettings(_env_file=None).admin_ids == expected
+
+
+def test_token_is_secret_in_repr(monkeypatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:SECRET-secret-secret-secret-secret")
+    settings = BotSettings(_env_file=None)
+    assert "SECRET" not in repr(settings) and "SECRET" not in str(settings.model_dump())
+    assert settings.token_problem() is None
+
+
+def test_flood_limiter_allows_n_per_minute() -> None:
+    now = [0.0]
+    limiter = FloodLimiter(3, clock=lambda: now[0])
+    assert [limiter.check(1) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.check(1) == pytest.approx(60.0)
+    assert limiter.check(2) == 0.0  # other users are not affected
+    now[0] = 61.0
+    assert limiter.check(1) == 0.0
