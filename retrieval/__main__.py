@@ -1,4 +1,4 @@
-"""Command line: build, search, eval (see DESIGN.md for the contracts)."""
+"""Command line: build, search, eval, bench (see DESIGN.md for the contracts)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="quality report on an eval .jsonl file")
     evaluate.add_argument("file", type=Path)
     evaluate.add_argument("--k", type=int, default=10)
+    bench = commands.add_parser("bench", help="scale benchmark on a synthetic corpus")
+    bench.add_argument("--sizes", default="1000,10000,100000", help="comma-separated passage counts")
+    bench.add_argument("--json", action="store_true", help="one JSON object per size")
+    bench.add_argument("--queries", type=int, default=200)
     return parser
 
 
@@ -72,6 +76,10 @@ def _run(args: argparse.Namespace) -> int:
     from retrieval.text import Analyzer
 
     settings = RetrievalSettings()
+    if args.command == "bench":
+        from retrieval.bench import run_bench
+
+        return run_bench(settings, [int(s) for s in args.sizes.split(",")], args.json, args.queries)
     embedder = load_embedder(settings.embedding_model)
     analyzer = Analyzer()
     if args.command == "build":

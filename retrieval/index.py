@@ -25,6 +25,7 @@ from retrieval.corpus import ARTICLE_SUFFIX, SOURCES_FILE, Article, Corpus, Pass
 from retrieval.embedder import Embedder
 from retrieval.errors import IndexCorruptError, IndexMissingError, StaleIndexError
 from retrieval.lexical import LexicalIndex
+from retrieval.parallel import PassageEncoding
 from retrieval.text import Analyzer
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Manifest:
 @dataclass(frozen=True)
 class BuildReport:
     manifest: Manifest
+    phase_seconds: dict[str, float] = field(default_factory=dict)
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
@@ -91,18 +93,27 @@ def build_index(
 ) -> BuildReport:
     """Parse the corpus and build a new generation beside the live one, then switch to it."""
     started = time.perf_counter()
+    phases: dict[str, float] = {}
     seeds_dir, index_dir = Path(seeds_dir), Path(index_dir)
     fingerprint = corpus_fingerprint(seeds_dir)
     corpus = corpus or load_corpus(seeds_dir)
     passages = corpus.passages
+    phases["parse"] = time.perf_counter() - started
+    encoding = PassageEncoding(embedder, [p.text for p in passages])  # runs beside the lexical work
     article_row = {a.article_id: i for i, a in enumerate(corpus.articles)}
+    # Sentence terms once; a passage's terms are its sentences' terms.
+    sentence_terms = [[analyzer.terms(s) for s in p.sentence_texts()] for p in passages]
     lexical = LexicalIndex.build(
-        passage_terms=[analyzer.terms(p.text) for p in passages],
-        sentence_terms=[[analyzer.terms(s) for s in p.sentence_texts()] for p in passages],
+        passage_terms=[[t for sentence in sentences for t in sentence] for sentences in sentence_terms],
+        sentence_terms=sentence_terms,
         passage_article=[article_row[p.article_id] for p in passages],
     )
-    vectors = embedder.encode_passages([p.text for p in passages])
+    phases["lexical"] = time.perf_counter() - started - sum(phases.values())
+    # Stored as float16; the index holds exactly the stored values, so rescoring agrees with it.
+    vectors = encoding.result().astype(np.float16).astype(np.float32)
+    phases["encode"] = time.perf_counter() - started - sum(phases.values())
     dense = make_dense_index(vectors)
+    phases["dense"] = time.perf_counter() - started - sum(phases.values())
     manifest = Manifest(
         format_version=FORMAT_VERSION,
         model=embedder.name,
@@ -126,9 +137,11 @@ def build_index(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _prune(index_dir, keep=generation.name)
+    phases["write"] = time.perf_counter() - started - sum(phases.values())
     current = _article_digests(corpus, seeds_dir)
     return BuildReport(
         manifest=manifest,
+        phase_seconds={name: round(seconds, 3) for name, seconds in phases.items()},
         added=sorted(set(current) - set(previous)),
         removed=sorted(set(previous) - set(current)),
         changed=sorted(a for a in set(current) & set(previous) if current[a] != previous[a]),

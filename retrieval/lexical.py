@@ -131,13 +131,6 @@ class LexicalIndex:
             passage_article=np.asarray(passage_article, dtype=np.int32),
         )
 
-    def best_sentence_scores(self, query: dict[str, float]) -> np.ndarray:
-        """Per passage, the BM25 of its best-matching sentence."""
-        per_sentence = self.sentences.score(query)
-        best = np.zeros(len(self.passage_article), dtype=np.float32)
-        np.maximum.at(best, self.sentence_passage, per_sentence)
-        return best
-
     def save(self, folder: Path) -> None:
         for name in self.FIELDS:
             getattr(self, name).save(folder, f"lexical.{name}")

@@ -84,6 +84,9 @@ class Retriever:
         article_of = index.lexical.passage_article
         # passage i-1 is the context of passage i only inside the same article
         self._has_previous = np.r_[False, article_of[1:] == article_of[:-1]]
+        # sentences are stored passage by passage: each passage's first sentence row
+        owners = index.lexical.sentence_passage
+        self._sentence_start = np.searchsorted(owners, np.arange(len(index.passages)))
 
     @property
     def passage_count(self) -> int:
@@ -140,8 +143,9 @@ class Retriever:
             + ARTICLE_SHARE * _unit(article) * passage.max(initial=0.0)
         )
         sentence_scores = lex.sentences.score(query.sentence_weights)
-        best_sentence = np.zeros(len(passage), dtype=np.float32)
-        np.maximum.at(best_sentence, lex.sentence_passage, sentence_scores)
+        best_sentence = (
+            np.maximum.reduceat(sentence_scores, self._sentence_start) if len(sentence_scores) else passage * 0
+        )
         prefix = lex.prefixes.score(dict.fromkeys(prefixes(list(query.weights)), 1.0))
         present = lex.passages.presence(query.terms)
         present_in_context = np.maximum(
@@ -173,8 +177,8 @@ class Retriever:
         self, row: int, score: float, sentence_scores: np.ndarray, query_vector: np.ndarray, query: str
     ) -> Hit:
         passage = self.index.passages[row]
-        owners = self.index.lexical.sentence_passage
-        first, last = np.searchsorted(owners, row, "left"), np.searchsorted(owners, row, "right")
+        first = self._sentence_start[row]
+        last = self._sentence_start[row + 1] if row + 1 < len(self._sentence_start) else len(sentence_scores)
         spans = passage.sentences
         scores = sentence_scores[first:last]
         if len(scores) != len(spans) or not scores.any():
