@@ -18,6 +18,7 @@ from bot import handlers, texts
 from bot.config import BotSettings
 from bot.handlers import STATE_KEY, BotState
 from bot.ratelimit import FloodLimiter
+from bot.resilience import RetryingLimiter
 from retrieval.service import QAService
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def build_application(settings: BotSettings, service: QAService) -> Application:
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_api_base_file_url)
         .concurrent_updates(CONCURRENT_UPDATES)
+        .rate_limiter(RetryingLimiter())
         .post_init(_post_init)
         .build()
     )
@@ -72,7 +74,7 @@ def run(settings: BotSettings, service: QAService) -> None:
             secret_token=secret,
             allowed_updates=Update.ALL_TYPES,
             bootstrap_retries=-1,
-        )
+        )  # an unreachable API at start-up is retried by RetryingLimiter, getMe included
     else:
         log.info(
             "long polling %s",

@@ -14,7 +14,13 @@ from telegram.ext import ContextTypes
 from bot import render, texts
 from bot.config import BotSettings
 from bot.ratelimit import FloodLimiter
-from retrieval.errors import ArticleExistsError, CorpusError, ReindexBusyError, UploadRejectedError
+from retrieval.errors import (
+    ArticleExistsError,
+    CorpusError,
+    ReindexBusyError,
+    RetrievalError,
+    UploadRejectedError,
+)
 from retrieval.index import BuildReport
 from retrieval.service import QAService
 
@@ -138,8 +144,7 @@ async def reply_page(message: Message, context: ContextTypes.DEFAULT_TYPE, text:
             body,
             parse_mode=ParseMode.HTML,
             reply_markup=markup if last else None,
-            link_preview_options=None,
-            do_quote=False,
+            do_quote=i == 0,  # the answer replies to its question: clear in groups, countable in tests
         )
 
 
@@ -205,7 +210,7 @@ async def run_reindex(message: Message, build) -> None:
         report = await build
     except ReindexBusyError:
         await message.reply_text(texts.REINDEX_BUSY)
-    except CorpusError as problem:
+    except (RetrievalError, OSError) as problem:
         admin_log.error("reindex failed: %s", problem)
         await message.reply_text(texts.REINDEX_FAILED.format(problem=problem))
     else:
@@ -219,7 +224,7 @@ def reindex_summary(report: BuildReport) -> str:
     def names(ids: list[str]) -> str:
         return ", ".join(ids) if ids else texts.NOTHING
 
-    return texts.REINDEX_DONE.format(
+    summary = texts.REINDEX_DONE.format(
         seconds=m.build_seconds,
         articles=m.articles,
         passages=m.passages,
@@ -227,6 +232,9 @@ def reindex_summary(report: BuildReport) -> str:
         removed=names(report.removed),
         changed=names(report.changed),
     )
+    if report.warnings:
+        summary += "\n" + texts.REINDEX_WARNINGS + "\n" + "\n".join(f"– {w}" for w in report.warnings)
+    return summary
 
 
 async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -75,6 +75,7 @@ REINDEX_DONE = (
 )
 REINDEX_FAILED = "Не удалось перестроить индекс: {problem}\nПродолжаю отвечать по прежнему индексу."
 NOTHING = "нет"
+REINDEX_WARNINGS = "Предупреждения:"
 
 UPLOAD_NOT_TXT = "Принимаю только текстовые файлы .txt в кодировке UTF-8."
 UPLOAD_REJECTED = "Файл не принят: {problem}"

@@ -27,7 +27,8 @@ from retrieval.settings import RetrievalSettings
 SEED = 20251020
 PASSAGES_PER_ARTICLE = 10
 QUERIES = 200
-_SYLLABLES = "ка ра на то ли ме ви до су пе ло ни за ба ру те го ма ди ке".split()
+_SYLLABLE_TEXT = "ка ра на то ли ме ви до су пе ло ни за ба ру те го ма ди ке"
+_SYLLABLES = _SYLLABLE_TEXT.split()
 _ENTITY_SWAPS = (
     ("Казахстан", "Узбекистан"), ("Азербайджан", "Кыргызстан"), ("Астан", "Ташкент"),
     ("Баку", "Бишкек"), ("Каспий", "Арал"), ("Алиев", "Мирзиёев"), ("Токаев", "Жапаров"),
@@ -44,7 +45,8 @@ def synthetic_corpus(sentences: list[str], passages: int, out_dir: Path) -> None
     the vocabulary keeps growing with the corpus as a real archive's does."""
     rng = random.Random(SEED)
     pseudo = [
-        "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4))) + rng.choice(["ов", "ия", "ский", "ность"])
+        "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4)))
+        + rng.choice(["ов", "ия", "ский", "ность"])
         for _ in range(max(1000, passages // 2))
     ]
     weights = np.cumsum(1.0 / np.arange(1, len(pseudo) + 1))
@@ -82,7 +84,7 @@ def bench_queries(sentences: list[str], count: int) -> list[str]:
     for _ in range(count):
         words = perturb(rng.choice(sentences), rng).split()
         start = rng.randrange(0, max(1, len(words) - 6))
-        queries.append(" ".join(words[start : start + rng.randint(4, 9)]).strip(".,«»\"") + "?")
+        queries.append(" ".join(words[start : start + rng.randint(4, 9)]).strip('.,«»"') + "?")
     return queries
 
 
@@ -102,7 +104,9 @@ def run_bench(settings: RetrievalSettings, sizes: list[int], as_json: bool, quer
             started = time.perf_counter()
             report = build_index(workdir / "seeds", workdir / "index", embedder, analyzer)
             build_s = time.perf_counter() - started
-            serve = _serve_in_fresh_process(workdir, settings.embedding_model, bench_queries(sentences, queries))
+            serve = _serve_in_fresh_process(
+                workdir, settings.embedding_model, bench_queries(sentences, queries)
+            )
             rows.append(
                 {
                     "passages": report.manifest.passages,
@@ -127,21 +131,32 @@ def run_bench(settings: RetrievalSettings, sizes: list[int], as_json: bool, quer
     return 0
 
 
+TABLE_COLUMNS = (
+    ("passages", "passages"),
+    ("build s", "build_s"),
+    ("encode passages/s", "encode_per_s"),
+    ("index", "dense_index"),
+    ("cold start s", "cold_start_s"),
+    ("query p50 ms", "query_p50_ms"),
+    ("query p95 ms", "query_p95_ms"),
+    ("RSS MB", "rss_mb"),
+    ("disk MB", "disk_mb"),
+    ("recall@10", "recall_at_10"),
+)
+
+
+def markdown_table(columns: tuple[tuple[str, str], ...], rows: list[dict]) -> str:
+    lines = ["| " + " | ".join(h for h, _ in columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(str(r.get(key, "-")) for _, key in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
 def render_table(rows: list[dict]) -> str:
-    head = (
-        "| passages | build s | passages/s | index | cold start s | query p50 ms | query p95 ms "
-        "| RSS MB | disk MB | recall@10 |"
-    )
-    lines = [head, "|" + " --- |" * 10]
-    for r in rows:
-        lines.append(
-            f"| {r['passages']} | {r['build_s']} | {r['encode_per_s']} | {r['dense_index']} | {r['cold_start_s']} "
-            f"| {r['query_p50_ms']} | {r['query_p95_ms']} | {r['rss_mb']} | {r['disk_mb']} | {r['recall_at_10']} |"
-        )
+    table = markdown_table(TABLE_COLUMNS, rows)
     if len(rows) >= 2:
         growth = rows[-1]["query_p95_ms"] / max(rows[0]["query_p95_ms"], 1e-9)
-        lines.append(f"\nquery p95 growth {rows[0]['passages']} -> {rows[-1]['passages']}: x{growth:.2f}")
-    return "\n".join(lines)
+        table += f"\n\nquery p95 growth {rows[0]['passages']} -> {rows[-1]['passages']}: x{growth:.2f}"
+    return table
 
 
 def _folder_mb(folder: Path) -> float:

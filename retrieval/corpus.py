@@ -70,6 +70,7 @@ class Article:
 @dataclass(frozen=True)
 class Corpus:
     articles: tuple[Article, ...]
+    warnings: tuple[str, ...] = ()
 
     @property
     def passages(self) -> list[Passage]:
@@ -89,21 +90,32 @@ def load_corpus(seeds_dir: Path) -> Corpus:
     if not seeds_dir.is_dir():
         raise CorpusError(str(seeds_dir), "corpus folder does not exist")
     sources = load_sources(seeds_dir / SOURCES_FILE)
-    articles = []
+    articles: list[Article] = []
+    warnings: list[str] = []
+    seen: dict[str, str] = {}
     for path in sorted(seeds_dir.glob(f"*{ARTICLE_SUFFIX}")):
-        article = parse_article(path.name, read_article_text(path), sources.get(path.name))
+        text = read_article_text(path)
+        article = parse_article(path.name, text, sources.get(path.name))
         if article is None:
-            log.warning("skipping %s: no text in it", path.name)
+            warnings.append(f"{path.name}: no text in it, skipped")
             continue
+        digest = text_digest(text)
+        if digest in seen:
+            warnings.append(f"{path.name}: same text as {seen[digest]}, skipped")
+            continue
+        seen[digest] = path.name
         articles.append(article)
-    unknown = sorted(set(sources) - {a.file_name for a in articles} - _empty_names(seeds_dir))
-    for name in unknown:
-        log.warning("%s names %s, which is not an article in %s", SOURCES_FILE, name, seeds_dir)
-    return Corpus(tuple(articles))
+    names = {a.file_name for a in articles} | {p.name for p in seeds_dir.glob(f"*{ARTICLE_SUFFIX}")}
+    for name in sorted(set(sources) - names):
+        warnings.append(f"{SOURCES_FILE} names {name}, which is not an article file")
+    for warning in warnings:
+        log.warning("%s", warning)
+    return Corpus(tuple(articles), tuple(warnings))
 
 
-def _empty_names(seeds_dir: Path) -> set[str]:
-    return {p.name for p in seeds_dir.glob(f"*{ARTICLE_SUFFIX}")}
+def text_digest(text: str) -> str:
+    """Identity of an article's text, blind to whitespace and invisible characters."""
+    return hashlib.sha256(" ".join(clean_text(text).split()).encode("utf-8")).hexdigest()
 
 
 def read_article_text(path: Path) -> str:

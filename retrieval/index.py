@@ -58,6 +58,7 @@ class Manifest:
 class BuildReport:
     manifest: Manifest
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
@@ -142,6 +143,7 @@ def build_index(
     return BuildReport(
         manifest=manifest,
         phase_seconds={name: round(seconds, 3) for name, seconds in phases.items()},
+        warnings=corpus.warnings,
         added=sorted(set(current) - set(previous)),
         removed=sorted(set(previous) - set(current)),
         changed=sorted(a for a in set(current) & set(previous) if current[a] != previous[a]),

@@ -12,6 +12,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 import numpy as np
 
 from retrieval.embedder import Embedder, load_embedder
+from retrieval.st_use import THREADS_ENV
 
 # Below this many passages a worker's model load costs more than it saves.
 PARALLEL_MIN_PASSAGES = 5000
@@ -20,9 +21,10 @@ CHUNK = 2000
 _worker_embedder: Embedder | None = None
 
 
-def _init_worker(model_name: str) -> None:
+def _init_worker(model_name: str, threads: int) -> None:
     global _worker_embedder
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ[THREADS_ENV] = str(threads)  # workers share the cores: no oversubscription
     _worker_embedder = load_embedder(model_name)
 
 
@@ -45,9 +47,11 @@ class PassageEncoding:
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(embedder.name,),
+                initargs=(embedder.name, max(1, (os.cpu_count() or 1) // workers)),
             )
-            self._futures = [self._pool.submit(_encode, texts[i : i + CHUNK]) for i in range(0, len(texts), CHUNK)]
+            self._futures = [
+                self._pool.submit(_encode, texts[i : i + CHUNK]) for i in range(0, len(texts), CHUNK)
+            ]
 
     def result(self) -> np.ndarray:
         if self._pool is None:

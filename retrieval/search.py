@@ -144,7 +144,9 @@ class Retriever:
         )
         sentence_scores = lex.sentences.score(query.sentence_weights)
         best_sentence = (
-            np.maximum.reduceat(sentence_scores, self._sentence_start) if len(sentence_scores) else passage * 0
+            np.maximum.reduceat(sentence_scores, self._sentence_start)
+            if len(sentence_scores)
+            else passage * 0
         )
         prefix = lex.prefixes.score(dict.fromkeys(prefixes(list(query.weights)), 1.0))
         present = lex.passages.presence(query.terms)

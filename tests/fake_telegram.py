@@ -174,7 +174,7 @@ class FakeTelegram:
         return self
 
     async def _start(self, port: int) -> None:
-        self._new_update = asyncio.Event()
+        self._new_update = self._new_update or asyncio.Event()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
@@ -185,11 +185,18 @@ class FakeTelegram:
         self.port = site._server.sockets[0].getsockname()[1]
 
     def stop(self) -> None:
+        """Close the listening socket (connections are refused) but keep all state."""
         if self._runner:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
             self._runner = None
 
+    def resume(self) -> None:
+        """Listen again on the same port after stop()."""
+        asyncio.run_coroutine_threadsafe(self._start(self.port), self._loop).result(10)
+
     def close(self) -> None:
+        if not self._thread.is_alive():
+            return
         self.stop()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
@@ -299,6 +306,16 @@ class FakeTelegram:
                 s
                 for s in self.sent[since:]
                 if s.method == "sendMessage" and (chat_id is None or s.chat_id == chat_id)
+            ]
+
+    def replies_to(self, message_id: int) -> list[Sent]:
+        """Messages the bot sent as replies to one message (the first message of each answer)."""
+        with self._lock:
+            return [
+                s
+                for s in self.sent
+                if s.method == "sendMessage"
+                and (s.params.get("reply_parameters") or {}).get("message_id") == message_id
             ]
 
     def mark(self) -> int:

@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, SEEDS
-from .fake_telegram import BOT_USERNAME, FakeTelegram, Sent
+from .botrun import ADMIN, BotRun, copy_seeds, running_bot
+from .fake_telegram import BOT_USERNAME, FakeTelegram
 
-TOKEN = "123456:TEST-token-for-the-local-fake-server-0000"
-ADMIN = 100
 LONG_ARTICLE = "900_long_quotes.txt"
-
-
-@dataclass
-class BotRun:
-    fake: FakeTelegram
-    seeds: Path
-    log: Path
-    process: subprocess.Popen
-
-    def ask(self, user: int, text: str, count: int = 1) -> list[Sent]:
-        mark = self.fake.mark()
-        self.fake.send_text(user, text)
-        return self.fake.wait_for(user, count, since=mark)
 
 
 def long_article() -> str:
@@ -41,45 +20,13 @@ def long_article() -> str:
     return "\n\n".join(sentence * 14 for _ in range(4))
 
 
-def start_bot(fake: FakeTelegram, seeds: Path, index: Path, log: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": fake.base_url,
-        "TELEGRAM_API_BASE_FILE_URL": fake.base_file_url,
-        "ADMIN_IDS": str(ADMIN),
-        "SEEDS_DIR": str(seeds),
-        "INDEX_DIR": str(index),
-        "TOP_K": "3",
-        "QUESTIONS_PER_MINUTE": "1000",
-        "HF_HUB_OFFLINE": "1",
-    }
-    env.pop("EMBEDDING_MODEL", None)
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bot"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotRun]:
     workdir = tmp_path_factory.mktemp("e2e")
-    seeds = workdir / "seeds"
-    shutil.copytree(SEEDS, seeds)
+    seeds = copy_seeds(workdir)
     (seeds / LONG_ARTICLE).write_text(long_article(), "utf-8")
-    fake = FakeTelegram(TOKEN).start()
-    process = start_bot(fake, seeds, workdir / "index", workdir / "bot.log")
-    try:
-        fake.wait_for_call("getUpdates", timeout=180)
-        yield BotRun(fake, seeds, workdir / "bot.log", process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        fake.close()
-    assert TOKEN not in (workdir / "bot.log").read_text("utf-8", "replace"), "the token leaked into the log"
+    with running_bot(workdir, seeds) as run:
+        yield run
 
 
 def assert_nothing_rejected(fake: FakeTelegram) -> None:

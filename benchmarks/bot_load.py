@@ -1,0 +1,133 @@
+"""Reply latency and load of the real bot process through the local fake Bot API.
+
+    python -m benchmarks.bot_load                  # latency over the public eval questions, then load
+    python -m benchmarks.bot_load --users 1,10,50 --questions 10 --json
+
+Latency: one user asks every public eval question in turn; the time from the update
+being offered to the bot to the first message of its answer. Load: N simulated users
+ask concurrently, each in a closed loop (ask, wait for the answer, ask again);
+throughput, latency p50/p95, and a check that every question got exactly one answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.bench import markdown_table
+from tests.botrun import copy_seeds, running_bot
+from tests.conftest import PUBLIC_EVAL
+from tests.fake_telegram import FakeTelegram
+
+ANSWER_TIMEOUT = 120.0
+LOAD_COLUMNS = (
+    ("run", "run"),
+    ("questions", "questions"),
+    ("throughput /s", "throughput_per_s"),
+    ("reply p50 ms", "reply_p50_ms"),
+    ("reply p95 ms", "reply_p95_ms"),
+    ("answered once", "answered_once"),
+    ("lost", "lost"),
+    ("duplicated", "duplicated"),
+)
+
+
+def questions() -> list[str]:
+    return [json.loads(line)["q"] for line in PUBLIC_EVAL.read_text("utf-8").splitlines() if line.strip()]
+
+
+def ask_and_wait(fake: FakeTelegram, user: int, text: str) -> tuple[float, int]:
+    """Seconds until the first answer message; and how many answers the question got."""
+    started = time.monotonic()  # the clock the fake stamps sent messages with
+    message = fake.send_text(user, text)
+    deadline = started + ANSWER_TIMEOUT
+    while time.monotonic() < deadline:
+        replies = fake.replies_to(message["message_id"])
+        if replies:
+            return replies[0].at - started, len(replies)
+        time.sleep(0.002)
+    return float("inf"), 0
+
+
+def latency_run(fake: FakeTelegram, user: int) -> dict:
+    timings = []
+    for text in questions():
+        seconds, _ = ask_and_wait(fake, user, text)
+        timings.append(seconds)
+    return summary("latency (1 user, public eval questions)", 1, timings, 0.0, len(timings))
+
+
+def load_run(fake: FakeTelegram, users: int, per_user: int, first_user: int) -> dict:
+    pool = questions()
+    timings: list[float] = []
+    answers: list[int] = []
+    lock = threading.Lock()
+
+    def user_loop(user: int) -> None:
+        for i in range(per_user):
+            seconds, count = ask_and_wait(fake, user, pool[(user + i) % len(pool)])
+            with lock:
+                timings.append(seconds)
+                answers.append(count)
+
+    threads = [threading.Thread(target=user_loop, args=(first_user + u,)) for u in range(users)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    time.sleep(1.0)  # late duplicates would arrive now
+    row = summary(f"{users} concurrent users", users, timings, wall, users * per_user)
+    row["answered_once"] = sum(1 for c in answers if c == 1)
+    row["lost"] = sum(1 for c in answers if c == 0)
+    row["duplicated"] = sum(1 for c in answers if c > 1)
+    return row
+
+
+def summary(label: str, users: int, timings: list[float], wall: float, asked: int) -> dict:
+    done = [t for t in timings if t != float("inf")]
+    return {
+        "run": label,
+        "users": users,
+        "questions": asked,
+        "throughput_per_s": round(len(done) / wall, 2) if wall else None,
+        "reply_p50_ms": round(float(np.percentile(done, 50)) * 1000, 1) if done else None,
+        "reply_p95_ms": round(float(np.percentile(done, 95)) * 1000, 1) if done else None,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", default="1,10,50")
+    parser.add_argument("--questions", type=int, default=10, help="questions per user in the load runs")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bot-load-"))
+    try:
+        with running_bot(workdir, copy_seeds(workdir), per_minute=100_000) as bot:
+            rows = [latency_run(bot.fake, 1)]
+            for n, users in enumerate(int(u) for u in args.users.split(",")):
+                rows.append(load_run(bot.fake, users, args.questions, first_user=1000 * (n + 1)))
+            rows[0]["rejected_by_api"] = len(bot.fake.rejected)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+    else:
+        print(markdown_table(LOAD_COLUMNS, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Riding out Telegram's weather: every API call (getMe at start-up included) is retried with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger(__name__)
+
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 10.0
+# How long a reply keeps being retried while the API is down: long enough for a restart
+# of the Bot API server, short enough not to hold a worker forever.
+RETRY_WINDOW = 300.0
+# Client errors: retrying cannot help.
+_FINAL = (BadRequest, Forbidden, InvalidToken, Conflict)
+
+
+def _seconds(value: float | dt.timedelta) -> float:
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+class RetryingLimiter(BaseRateLimiter[None]):
+    """Retries an API call on 429 (after retry_after), 5xx, timeouts and connection errors."""
+
+    def __init__(self, window: float = RETRY_WINDOW) -> None:
+        self.window = window
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> Any:
+        if endpoint == "getUpdates":  # the updater has its own retry loop for polling
+            return await callback(*args, **kwargs)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.window
+        backoff = FIRST_BACKOFF
+        while True:
+            try:
+                return await callback(*args, **kwargs)
+            except _FINAL:
+                raise
+            except RetryAfter as error:
+                wait = _seconds(error.retry_after)
+                log.warning("%s: flood control, retrying in %.1fs", endpoint, wait)
+            except (TimedOut, NetworkError) as error:
+                wait = backoff
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                log.warning("%s failed (%s), retrying in %.1fs", endpoint, error, wait)
+            if loop.time() + wait > deadline:
+                raise TimedOut(f"{endpoint}: Telegram API unavailable for {self.window:.0f}s")
+            await asyncio.sleep(wait)

@@ -1,0 +1,94 @@
+"""Starting the real bot process against the fake Bot API: shared by the end-to-end suites
+and the load benchmark."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .conftest import ROOT, SEEDS
+from .fake_telegram import FakeTelegram, Sent
+
+TOKEN = "123456:TEST-token-for-the-local-fake-server-0000"
+ADMIN = 100
+SECOND_ADMIN = 101
+
+
+@dataclass
+class BotRun:
+    fake: FakeTelegram
+    seeds: Path
+    log: Path
+    process: subprocess.Popen
+
+    def ask(self, user: int, text: str, count: int = 1, timeout: float = 60.0) -> list[Sent]:
+        mark = self.fake.mark()
+        self.fake.send_text(user, text)
+        return self.fake.wait_for(user, count, since=mark, timeout=timeout)
+
+    def log_text(self) -> str:
+        return self.log.read_text("utf-8", "replace")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_bot(
+    fake: FakeTelegram, seeds: Path, index: Path, log: Path, per_minute: int = 1000, port: int | None = None
+) -> subprocess.Popen:
+    base = f"http://127.0.0.1:{port or fake.port}"
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": f"{base}/bot",
+        "TELEGRAM_API_BASE_FILE_URL": f"{base}/file/bot",
+        "ADMIN_IDS": f"{ADMIN},{SECOND_ADMIN}",
+        "SEEDS_DIR": str(seeds),
+        "INDEX_DIR": str(index),
+        "TOP_K": "3",
+        "QUESTIONS_PER_MINUTE": str(per_minute),
+        "HF_HUB_OFFLINE": "1",
+    }
+    env.pop("EMBEDDING_MODEL", None)
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def stop_bot(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def copy_seeds(workdir: Path) -> Path:
+    seeds = workdir / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    return seeds
+
+
+@contextlib.contextmanager
+def running_bot(workdir: Path, seeds: Path, per_minute: int = 1000) -> Iterator[BotRun]:
+    fake = FakeTelegram(TOKEN).start()
+    process = start_bot(fake, seeds, workdir / "index", workdir / "bot.log", per_minute)
+    run = BotRun(fake, seeds, workdir / "bot.log", process)
+    try:
+        fake.wait_for_call("getUpdates", timeout=300)
+        yield run
+    finally:
+        stop_bot(process)
+        fake.close()
+    assert TOKEN not in run.log_text(), "the token leaked into the log"

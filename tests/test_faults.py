@@ -1,0 +1,177 @@
+"""Fault injection below the bot: bad corpus files, damaged or unwritable indexes, failing builds.
+
+Each case checks the expected behaviour: a clear error naming the file and the problem,
+nothing of the corpus lost, and the last good index still serving.
+"""
+
+import asyncio
+import errno
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from retrieval import index as index_module
+from retrieval.corpus import MAX_ARTICLE_BYTES, MAX_PASSAGE_CHARS, load_corpus
+from retrieval.errors import CorpusError, IndexCorruptError, ReindexBusyError, UploadRejectedError
+from retrieval.index import build_index, current_generation, load_index
+from retrieval.service import QAService
+
+from .conftest import ROOT
+
+QUESTION = "Какие порты соединит подводный кабель по дну Каспия?"
+
+
+@pytest.fixture
+def service(seeds, tmp_path, embedder, analyzer) -> QAService:
+    opened = QAService.open(seeds, tmp_path / "idx", embedder, analyzer)
+    yield opened
+    opened.close()
+
+
+def answers(service: QAService) -> bool:
+    result = asyncio.run(service.ask(QUESTION, 3))
+    return any("Актау и Алят" in hit.passage.text for hit in result.hits)
+
+
+def reindex(service: QAService):
+    return asyncio.run(service.reindex())
+
+
+def test_huge_file_is_refused_and_the_old_index_serves(service, seeds) -> None:
+    (seeds / "huge.txt").write_bytes(b"a" * (20 * 2**20))
+    with pytest.raises(CorpusError, match=r"huge\.txt.*bytes, more than"):
+        reindex(service)
+    assert answers(service)
+
+
+def test_duplicate_article_is_skipped_with_a_warning(service, seeds) -> None:
+    original = (seeds / "001_183a491a6e9a6b1a.txt").read_text("utf-8")
+    (seeds / "zz_copy.txt").write_text(original.replace("\n\n", "\n \n"), "utf-8")
+    report = reindex(service)
+    assert any("zz_copy.txt" in w and "001_183a491a6e9a6b1a.txt" in w for w in report.warnings)
+    assert "zz_copy" not in {a.article.article_id for a in service.articles()}
+
+
+def test_giant_single_line_paragraph_is_indexed_in_slices(service, seeds) -> None:
+    sentence = "Паромная переправа через Каспий перевезла рекордный объём грузов за сутки. "
+    (seeds / "giant.txt").write_text(sentence * 3000, "utf-8")
+    reindex(service)
+    giant = [p for p in service.retriever.index.passages if p.article_id == "giant"]
+    assert len(giant) > 100 and all(len(p.text) <= MAX_PASSAGE_CHARS for p in giant)
+
+
+def test_broken_sources_toml_fails_the_reindex_not_the_service(service, seeds) -> None:
+    (seeds / "sources.toml").write_text("[[[ not toml", "utf-8")
+    with pytest.raises(CorpusError, match=r"sources\.toml"):
+        reindex(service)
+    assert answers(service)
+
+
+def test_bot_starts_on_the_last_good_index_when_the_corpus_breaks(
+    seeds, tmp_path, embedder, analyzer
+) -> None:
+    QAService.open(seeds, tmp_path / "idx", embedder, analyzer).close()
+    (seeds / "bad.txt").write_bytes("Текст".encode("cp1251"))
+    reopened = QAService.open(seeds, tmp_path / "idx", embedder, analyzer)
+    assert answers(reopened)
+    reopened.close()
+
+
+def test_full_disk_during_a_build_leaves_the_live_index(service, tmp_path, monkeypatch) -> None:
+    live = current_generation(tmp_path / "idx")
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(index_module, "_write_generation", no_space)
+    with pytest.raises(OSError, match="No space left"):
+        reindex(service)
+    assert current_generation(tmp_path / "idx") == live
+    assert not list((tmp_path / "idx").glob(".building-*"))
+    assert answers(service)
+
+
+def test_index_dir_that_is_a_file_gives_a_clear_error(seeds, tmp_path, embedder, analyzer) -> None:
+    blocker = tmp_path / "index-is-a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OSError):
+        build_index(seeds, blocker, embedder, analyzer)
+    assert blocker.read_text() == "not a folder"
+
+
+def test_truncated_vectors_are_detected(service, tmp_path) -> None:
+    vectors = current_generation(tmp_path / "idx") / "vectors.npy"
+    vectors.write_bytes(vectors.read_bytes()[:200])
+    with pytest.raises(IndexCorruptError, match=r"damaged|disagree"):
+        load_index(tmp_path / "idx")
+
+
+def test_second_reindex_while_one_runs_is_refused(service) -> None:
+    async def two_at_once():
+        first = asyncio.create_task(service.reindex())
+        await asyncio.sleep(0)
+        with pytest.raises(ReindexBusyError):
+            await service.reindex()
+        return await first
+
+    assert asyncio.run(two_at_once()).manifest.passages > 0
+
+
+def test_questions_during_a_reindex_are_answered(service) -> None:
+    async def ask_while_building():
+        build = asyncio.create_task(service.reindex())
+        results = await asyncio.gather(*(service.ask(QUESTION, 3) for _ in range(50)))
+        await build
+        return results
+
+    results = asyncio.run(ask_while_building())
+    assert len(results) == 50 and all(r.hits for r in results)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "problem"),
+    [
+        ("../../x.txt", b"Text", "unsafe file name"),
+        ("..\\..\\x.txt", b"Text", "unsafe file name"),
+        (".hidden.txt", b"Text", "unsafe file name"),
+        ("a/b.txt", b"Text", "unsafe file name"),
+        ("notes.md", b"Text", "unsafe file name"),
+        ("bin.txt", b"\x00\x01\x02", "binary"),
+        ("latin.txt", "Текст".encode("cp1251"), "not UTF-8"),
+        ("empty.txt", b"  \n\n ", "no text"),
+        ("big.txt", b"a" * (MAX_ARTICLE_BYTES + 1), "allowed"),
+    ],
+)
+def test_bad_uploads_are_rejected_and_nothing_is_written(service, seeds, name, data, problem) -> None:
+    before = sorted(p.name for p in seeds.iterdir())
+    with pytest.raises(UploadRejectedError, match=problem):
+        asyncio.run(service.add_article(name, data))
+    assert sorted(p.name for p in seeds.iterdir()) == before
+    assert not (seeds.parent.parent / "x.txt").exists()
+
+
+def test_upload_with_the_text_of_an_existing_article_is_rejected(service, seeds) -> None:
+    data = (seeds / "004_eb02a19616c79760.txt").read_bytes()
+    with pytest.raises(
+        UploadRejectedError, match=r"same text as the existing article 004_eb02a19616c79760\.txt"
+    ):
+        asyncio.run(service.add_article("copy.txt", data))
+
+
+def test_env_is_ignored_by_git_and_the_example_holds_no_secrets() -> None:
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=ROOT, check=False)
+    assert ignored.returncode == 0
+    example = (ROOT / ".env.example").read_text("utf-8")
+    values = dict(
+        line.split("=", 1)
+        for line in example.splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    )
+    assert values["TELEGRAM_BOT_TOKEN"] == "" and values["WEBHOOK_SECRET"] == ""
+
+
+def test_load_corpus_reports_sources_for_missing_files(seeds: Path) -> None:
+    with open(seeds / "sources.toml", "a", encoding="utf-8") as f:
+        f.write('\n["gone.txt"]\noutlet = "X"\n')
+    assert any("gone.txt" in w for w in load_corpus(seeds).warnings)
