@@ -30,7 +30,7 @@ from retrieval.text import Analyzer
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT_FILE = "CURRENT"
 # Exact search is fast and perfect below this size; above it HNSW keeps queries
 # in milliseconds (the bench measures its recall against exact search).

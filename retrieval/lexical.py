@@ -35,7 +35,7 @@ class Field:
 
     vocab: dict[str, int]
     idf: np.ndarray
-    weights: sparse.csc_matrix
+    weights: sparse.csc_matrix | sparse.csr_matrix  # column-major to score all, row-major to score some
 
     @classmethod
     def build(cls, docs: list[list[str]], b: float = B) -> Field:
@@ -68,25 +68,35 @@ class Field:
         q = np.asarray([query[t] for t in query if t in self.vocab], dtype=np.float32)
         return np.asarray(self.weights[:, cols] @ q).ravel()
 
-    def presence(self, terms: list[str]) -> np.ndarray:
-        """(documents x terms) 0/1 matrix of which known terms each document contains."""
-        out = np.zeros((self.weights.shape[0], len(terms)), dtype=np.float32)
-        for j, term in enumerate(terms):
-            col = self.vocab.get(term)
-            if col is not None:
-                start, end = self.weights.indptr[col], self.weights.indptr[col + 1]
-                out[self.weights.indices[start:end], j] = 1.0
+    def score_rows(self, rows: np.ndarray, query: dict[str, float]) -> np.ndarray:
+        """BM25 of the given documents only (fast when the matrix is row-major)."""
+        cols = [self.vocab[t] for t in query if t in self.vocab]
+        if not cols or not len(rows):
+            return np.zeros(len(rows), dtype=np.float32)
+        q = np.asarray([query[t] for t in query if t in self.vocab], dtype=np.float32)
+        return np.asarray(self.weights[rows][:, cols] @ q).ravel()
+
+    def presence_rows(self, rows: np.ndarray, terms: list[str]) -> np.ndarray:
+        """(rows x terms) 0/1: which of the terms each given document contains."""
+        out = np.zeros((len(rows), len(terms)), dtype=np.float32)
+        known = [(j, self.vocab[t]) for j, t in enumerate(terms) if t in self.vocab]
+        if known and len(rows):
+            sub = self.weights[rows][:, [col for _, col in known]]
+            out[:, [j for j, _ in known]] = (sub.toarray() > 0).astype(np.float32)
         return out
 
+    def row_major(self) -> Field:
+        return Field(self.vocab, self.idf, self.weights.tocsr())
+
     def save(self, folder: Path, name: str) -> None:
-        sparse.save_npz(folder / f"{name}.npz", self.weights.tocsc(), compressed=False)
+        sparse.save_npz(folder / f"{name}.npz", self.weights, compressed=False)
         np.save(folder / f"{name}.idf.npy", self.idf)
         (folder / f"{name}.vocab.json").write_text(json.dumps(list(self.vocab), ensure_ascii=False), "utf-8")
 
     @classmethod
     def load(cls, folder: Path, name: str) -> Field:
         terms = json.loads((folder / f"{name}.vocab.json").read_text("utf-8"))
-        weights = sparse.load_npz(folder / f"{name}.npz").tocsc()
+        weights = sparse.load_npz(folder / f"{name}.npz")
         idf = np.load(folder / f"{name}.idf.npy")
         if weights.shape[1] != len(terms) or idf.shape[0] != len(terms):
             raise ValueError(f"lexical field {name}: vocabulary and matrix sizes differ")
@@ -123,7 +133,7 @@ class LexicalIndex:
         )
         return cls(
             passages=Field.build(passage_terms),
-            sentences=Field.build([with_prefixes(s) for s in flat_sentences]),
+            sentences=Field.build([with_prefixes(s) for s in flat_sentences]).row_major(),
             prefixes=Field.build([prefixes(t) for t in passage_terms]),
             # Article length says nothing about topicality here: no length normalisation.
             articles=Field.build(article_docs, b=0.0),

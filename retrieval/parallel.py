@@ -1,6 +1,8 @@
 """Encoding a large corpus in worker processes, while the parent does the lexical analysis.
 
-USE's tokenizer is pure Python, so threads would share one GIL; processes use both cores.
+Threads would share one GIL with the lexical analysis; processes use both cores. Workers
+are spawned, so a script that builds an index must guard its entry point with
+`if __name__ == "__main__":` (the `python -m` commands of this project do).
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from retrieval.text import Analyzer, has_latin, latin_to_cyrillic, script_of
 
 # Fusion weights, tuned on the public and dev questions (see README). Sentence-level
 # BM25 carries most of it: a factoid answer sits in one sentence with the query terms.
+# Two stages keep queries fast on large corpora: passage-level signals over every
+# passage pick CANDIDATES (plus the dense top), the other signals score only those.
 W_PASSAGE = 1.0
 W_SENTENCE = 2.0
 W_PREFIX = 0.2
@@ -87,6 +89,7 @@ class Retriever:
         # sentences are stored passage by passage: each passage's first sentence row
         owners = index.lexical.sentence_passage
         self._sentence_start = np.searchsorted(owners, np.arange(len(index.passages)))
+        self._sentence_end = np.r_[self._sentence_start[1:], len(owners)].astype(np.int64)
 
     @property
     def passage_count(self) -> int:
@@ -98,16 +101,21 @@ class Retriever:
         if not self.index.passages or not query.strip():
             return SearchResult(query, (), True)
         parsed = self._parse(query)
-        lexical, sentence_scores, coverage = self._lexical(parsed)
         query_vector = self.embedder.encode_queries([query])[0]
-        candidates = self._candidates(lexical, query_vector)
+        first_stage = self._first_stage(parsed)
+        candidates = self._candidates(first_stage, query_vector)
+        best_sentence, sentence_scores, coverage = self._second_stage(parsed, candidates)
         dense = np.asarray(self.index.vectors[candidates], dtype=np.float32) @ query_vector
-        fused = lexical[candidates] + W_DENSE * dense
+        fused = (
+            first_stage[candidates]
+            + W_SENTENCE * _unit(best_sentence)
+            + W_COVERAGE * coverage
+            + W_DENSE * dense
+        )
         order = np.argsort(-fused, kind="stable")[:k]
-        best = candidates[order[0]]
-        abstained = self._abstain(parsed, coverage[best], float(dense.max()))
+        abstained = self._abstain(parsed, float(coverage[order[0]]), float(dense.max()))
         hits = tuple(
-            self._hit(int(candidates[i]), float(fused[i]), sentence_scores, query_vector, query)
+            self._hit(int(candidates[i]), float(fused[i]), sentence_scores[i], query_vector, query)
             for i in order
         )
         return SearchResult(query, hits, abstained)
@@ -131,8 +139,8 @@ class Retriever:
                 sentence_weights.setdefault(PREFIX_MARK + prefix, SENTENCE_PREFIX_WEIGHT * weight)
         return _Query(query, weights, sentence_weights, idf.astype(np.float32), terms)
 
-    def _lexical(self, query: _Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Fused lexical score of every passage, per-sentence BM25, and context coverage."""
+    def _first_stage(self, query: _Query) -> np.ndarray:
+        """Cheap signals over every passage: BM25 in context, and derivations by prefix."""
         lex = self.index.lexical
         passage = lex.passages.score(query.weights)
         previous = np.r_[0.0, passage[:-1]] * self._has_previous
@@ -142,51 +150,60 @@ class Retriever:
             + PREVIOUS_PASSAGE_SHARE * previous
             + ARTICLE_SHARE * _unit(article) * passage.max(initial=0.0)
         )
-        sentence_scores = lex.sentences.score(query.sentence_weights)
-        best_sentence = (
-            np.maximum.reduceat(sentence_scores, self._sentence_start)
-            if len(sentence_scores)
-            else passage * 0
-        )
         prefix = lex.prefixes.score(dict.fromkeys(prefixes(list(query.weights)), 1.0))
-        present = lex.passages.presence(query.terms)
-        present_in_context = np.maximum(
-            present, np.r_[np.zeros((1, present.shape[1])), present[:-1]] * self._has_previous[:, None]
-        )
-        coverage = present_in_context @ query.idf / max(float(query.idf.sum()), 1e-9)
-        fused = (
-            W_PASSAGE * _unit(contextual)
-            + W_SENTENCE * _unit(best_sentence)
-            + W_PREFIX * _unit(prefix)
-            + W_COVERAGE * coverage
-        )
-        return fused.astype(np.float32), sentence_scores, coverage
+        return (W_PASSAGE * _unit(contextual) + W_PREFIX * _unit(prefix)).astype(np.float32)
 
-    def _candidates(self, lexical: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
-        n = len(lexical)
+    def _candidates(self, first_stage: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
+        n = len(first_stage)
         size = min(CANDIDATES, n)
-        top_lexical = np.argpartition(-lexical, size - 1)[:size] if size < n else np.arange(n)
+        top_lexical = np.argpartition(-first_stage, size - 1)[:size] if size < n else np.arange(n)
         _, dense_ids = self.index.dense.search(query_vector.reshape(1, -1).astype(np.float32), size)
-        ids = np.union1d(top_lexical, dense_ids[0][dense_ids[0] >= 0])
-        return ids.astype(np.int64)
+        return np.union1d(top_lexical, dense_ids[0][dense_ids[0] >= 0]).astype(np.int64)
+
+    def _second_stage(
+        self, query: _Query, candidates: np.ndarray
+    ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+        """Per candidate: best sentence BM25, each sentence's BM25, and the share of the query's
+        words found in the passage or the one before it."""
+        sentences = self.index.lexical.sentences
+        rows, offsets = self._sentence_rows(candidates)
+        scores = sentences.score_rows(rows, query.sentence_weights)
+        per_passage = np.split(scores, offsets[1:])
+        best = np.asarray([part.max(initial=0.0) for part in per_passage], dtype=np.float32)
+        present = _max_per_passage(sentences.presence_rows(rows, query.terms), offsets)
+        previous = np.where(self._has_previous[candidates], candidates - 1, candidates)
+        prev_rows, prev_offsets = self._sentence_rows(previous)
+        present_before = _max_per_passage(sentences.presence_rows(prev_rows, query.terms), prev_offsets)
+        present_before *= self._has_previous[candidates][:, None]
+        coverage = np.maximum(present, present_before) @ query.idf / max(float(query.idf.sum()), 1e-9)
+        return best, per_passage, coverage.astype(np.float32)
+
+    def _sentence_rows(self, passages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sentence rows of the given passages, concatenated, and where each passage's rows start."""
+        starts = self._sentence_start[passages]
+        counts = self._sentence_end[passages] - starts
+        offsets = np.cumsum(counts) - counts
+        rows = np.arange(int(counts.sum())) - np.repeat(offsets, counts) + np.repeat(starts, counts)
+        return rows, offsets
 
     def _abstain(self, query: _Query, top_coverage: float, best_dense: float) -> bool:
         if script_of(query.text) != "ru" or not query.terms:
             return bool(best_dense < MIN_DENSE_OTHER_SCRIPT)
         return bool(top_coverage + best_dense < MIN_COVERAGE_PLUS_DENSE)
 
-    def _hit(
-        self, row: int, score: float, sentence_scores: np.ndarray, query_vector: np.ndarray, query: str
-    ) -> Hit:
+    def _hit(self, row: int, score: float, scores: np.ndarray, query_vector: np.ndarray, query: str) -> Hit:
         passage = self.index.passages[row]
-        first = self._sentence_start[row]
-        last = self._sentence_start[row + 1] if row + 1 < len(self._sentence_start) else len(sentence_scores)
         spans = passage.sentences
-        scores = sentence_scores[first:last]
         if len(scores) != len(spans) or not scores.any():
             scores = self.embedder.encode_passages(passage.sentence_texts()) @ query_vector
         chosen = choose_highlight(spans, passage.sentence_texts(), scores, query)
         return Hit(passage, self.index.articles[passage.article_id], score, chosen)
+
+
+def _max_per_passage(presence: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    if not len(presence):
+        return np.zeros((len(offsets), presence.shape[1]), dtype=np.float32)
+    return np.maximum.reduceat(presence, offsets, axis=0)
 
 
 def _unit(values: np.ndarray) -> np.ndarray:
