@@ -76,13 +76,6 @@ class Corpus:
     def passages(self) -> list[Passage]:
         return [p for a in self.articles for p in a.passages]
 
-    def article(self, article_id: str) -> Article:
-        return self._by_id[article_id]
-
-    @property
-    def _by_id(self) -> dict[str, Article]:
-        return {a.article_id: a for a in self.articles}
-
 
 def load_corpus(seeds_dir: Path) -> Corpus:
     """Parse every article in seeds_dir; empty files are skipped with a warning."""
