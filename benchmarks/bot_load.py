@@ -44,38 +44,30 @@ def questions() -> list[str]:
 
 
 def ask_and_wait(fake: FakeTelegram, user: int, text: str) -> tuple[float, int]:
-    """Seconds until the first answer message; and how many answers the question got."""
+    """Seconds until the first message of the answer (inf if none came), and the question's id."""
     started = time.monotonic()  # the clock the fake stamps sent messages with
     message = fake.send_text(user, text)
-    deadline = started + ANSWER_TIMEOUT
-    while time.monotonic() < deadline:
-        replies = fake.replies_to(message["message_id"])
-        if replies:
-            return replies[0].at - started, len(replies)
-        time.sleep(0.002)
-    return float("inf"), 0
+    replies = fake.wait_for_reply(message["message_id"], ANSWER_TIMEOUT)
+    return (replies[0].at - started if replies else float("inf")), message["message_id"]
 
 
 def latency_run(fake: FakeTelegram, user: int) -> dict:
-    timings = []
-    for text in questions():
-        seconds, _ = ask_and_wait(fake, user, text)
-        timings.append(seconds)
+    timings = [ask_and_wait(fake, user, text)[0] for text in questions()]
     return summary("latency (1 user, public eval questions)", 1, timings, 0.0, len(timings))
 
 
 def load_run(fake: FakeTelegram, users: int, per_user: int, first_user: int) -> dict:
     pool = questions()
     timings: list[float] = []
-    answers: list[int] = []
+    asked: list[int] = []
     lock = threading.Lock()
 
     def user_loop(user: int) -> None:
         for i in range(per_user):
-            seconds, count = ask_and_wait(fake, user, pool[(user + i) % len(pool)])
+            seconds, message_id = ask_and_wait(fake, user, pool[(user + i) % len(pool)])
             with lock:
                 timings.append(seconds)
-                answers.append(count)
+                asked.append(message_id)
 
     threads = [threading.Thread(target=user_loop, args=(first_user + u,)) for u in range(users)]
     started = time.perf_counter()
@@ -84,8 +76,9 @@ def load_run(fake: FakeTelegram, users: int, per_user: int, first_user: int) -> 
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
-    time.sleep(1.0)  # late duplicates would arrive now
+    time.sleep(1.0)  # late duplicates would arrive by now
     row = summary(f"{users} concurrent users", users, timings, wall, users * per_user)
+    answers = [len(fake.replies_to(message_id)) for message_id in asked]
     row["answered_once"] = sum(1 for c in answers if c == 1)
     row["lost"] = sum(1 for c in answers if c == 0)
     row["duplicated"] = sum(1 for c in answers if c > 1)

@@ -150,11 +150,12 @@ async def reply_page(message: Message, context: ContextTypes.DEFAULT_TYPE, text:
 
 def question_problem(text: str, limit: int) -> str | None:
     stripped = text.strip()
-    if not stripped:
+    letters = sum(ch.isalnum() for ch in stripped)
+    if not letters:  # nothing, whitespace, emoji or punctuation only
         return texts.EMPTY_QUESTION
     if len(stripped) > limit:
         return texts.QUESTION_TOO_LONG.format(limit=limit)
-    if sum(ch.isalnum() for ch in stripped) < MIN_QUESTION_CHARS:
+    if letters < MIN_QUESTION_CHARS:
         return texts.QUESTION_TOO_SHORT
     return None
 

@@ -68,6 +68,10 @@ class SentenceTransformerEmbedder:
                     prompts = known
         self._query_prompt = prompts.get("query", "")
         self._passage_prompt = prompts.get("document", prompts.get("passage", ""))
+        # A one-module model that encodes text itself (the built-in USE) is called directly:
+        # SentenceTransformer.encode costs more per call than USE needs for a short query.
+        modules = list(self._model)
+        self._direct = getattr(modules[0], "encode_texts", None) if len(modules) == 1 else None
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self._query_prompt)
@@ -76,6 +80,8 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, self._passage_prompt)
 
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
+        if self._direct is not None:
+            return self._direct([prompt + t for t in texts] if prompt else list(texts))
         vectors = self._model.encode(
             list(texts),
             prompt=prompt or None,

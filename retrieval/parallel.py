@@ -23,10 +23,10 @@ CHUNK = 2000
 _worker_embedder: Embedder | None = None
 
 
-def _init_worker(model_name: str, threads: int) -> None:
+def _init_worker(model_name: str) -> None:
     global _worker_embedder
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ[THREADS_ENV] = str(threads)  # workers share the cores: no oversubscription
+    os.environ.setdefault(THREADS_ENV, "1")  # one worker per core: no oversubscription
     _worker_embedder = load_embedder(model_name)
 
 
@@ -49,7 +49,7 @@ class PassageEncoding:
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(embedder.name, max(1, (os.cpu_count() or 1) // workers)),
+                initargs=(embedder.name,),
             )
             self._futures = [
                 self._pool.submit(_encode, texts[i : i + CHUNK]) for i in range(0, len(texts), CHUNK)

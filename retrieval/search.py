@@ -118,9 +118,11 @@ class Retriever:
         )
         order = np.argsort(-fused, kind="stable")[:k]
         abstained = self._abstain(parsed, float(coverage[order[0]]), float(dense.max()))
+        rows = [int(candidates[i]) for i in order]
+        highlight_scores = self._highlight_scores(rows, [sentence_scores[i] for i in order], query_vector)
         hits = tuple(
-            self._hit(int(candidates[i]), float(fused[i]), sentence_scores[i], query_vector, query)
-            for i in order
+            self._hit(row, float(fused[i]), scores, query)
+            for i, row, scores in zip(order, rows, highlight_scores, strict=True)
         )
         return SearchResult(query, hits, abstained)
 
@@ -195,12 +197,25 @@ class Retriever:
             return bool(best_dense < MIN_DENSE_OTHER_SCRIPT)
         return bool(top_coverage + best_dense < MIN_COVERAGE_PLUS_DENSE)
 
-    def _hit(self, row: int, score: float, scores: np.ndarray, query_vector: np.ndarray, query: str) -> Hit:
+    def _highlight_scores(
+        self, rows: list[int], lexical: list[np.ndarray], query_vector: np.ndarray
+    ) -> list[np.ndarray]:
+        """Per hit, a score per sentence: lexical where a word matched, else dense similarity
+        (English questions), with the sentences of all such hits encoded in one call."""
+        need = [i for i, scores in enumerate(lexical) if not scores.any()]
+        if not need:
+            return lexical
+        texts = [self.index.passages[rows[i]].sentence_texts() for i in need]
+        similarity = self.embedder.encode_passages([t for group in texts for t in group]) @ query_vector
+        bounds = np.cumsum([0] + [len(group) for group in texts])
+        out = list(lexical)
+        for j, i in enumerate(need):
+            out[i] = similarity[bounds[j] : bounds[j + 1]]
+        return out
+
+    def _hit(self, row: int, score: float, sentence_scores: np.ndarray, query: str) -> Hit:
         passage = self.index.passages[row]
-        spans = passage.sentences
-        if len(scores) != len(spans) or not scores.any():
-            scores = self.embedder.encode_passages(passage.sentence_texts()) @ query_vector
-        chosen = choose_highlight(spans, passage.sentence_texts(), scores, query)
+        chosen = choose_highlight(passage.sentences, passage.sentence_texts(), sentence_scores, query)
         return Hit(passage, self.index.articles[passage.article_id], score, chosen)
 
 

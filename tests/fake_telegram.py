@@ -155,6 +155,8 @@ class FakeTelegram:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # notified whenever the bot sends something
+        self._replies: dict[int, list[Sent]] = {}
         self._updates: list[dict] = []
         self._new_update: asyncio.Event | None = None
         self._ids = itertools.count(1)
@@ -311,12 +313,13 @@ class FakeTelegram:
     def replies_to(self, message_id: int) -> list[Sent]:
         """Messages the bot sent as replies to one message (the first message of each answer)."""
         with self._lock:
-            return [
-                s
-                for s in self.sent
-                if s.method == "sendMessage"
-                and (s.params.get("reply_parameters") or {}).get("message_id") == message_id
-            ]
+            return list(self._replies.get(message_id, ()))
+
+    def wait_for_reply(self, message_id: int, timeout: float) -> list[Sent]:
+        """Block until the bot replied to the message (or the timeout passed); its replies."""
+        with self._changed:
+            self._changed.wait_for(lambda: message_id in self._replies, timeout)
+            return list(self._replies.get(message_id, ()))
 
     def mark(self) -> int:
         with self._lock:
@@ -487,8 +490,13 @@ class FakeTelegram:
         }
         if params.get("reply_markup"):
             result["reply_markup"] = params["reply_markup"]
-        with self._lock:
-            self.sent.append(Sent(method, {**params, "_result": result}))
+        sent = Sent(method, {**params, "_result": result})
+        with self._changed:
+            self.sent.append(sent)
+            replied_to = (params.get("reply_parameters") or {}).get("message_id")
+            if method == "sendMessage" and replied_to is not None:
+                self._replies.setdefault(int(replied_to), []).append(sent)
+            self._changed.notify_all()
         return result
 
 

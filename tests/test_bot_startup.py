@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from bot.config import BotSettings
+from bot.handlers import question_problem
 from bot.ratelimit import FloodLimiter
 
 from .conftest import ROOT
@@ -65,3 +66,21 @@ def test_flood_limiter_allows_n_per_minute() -> None:
     assert limiter.check(2) == 0.0  # other users are not affected
     now[0] = 61.0
     assert limiter.check(1) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "словами"),
+        ("   ", "словами"),
+        ("😀😀😀", "словами"),
+        ("?!", "словами"),
+        ("а", "короткий"),
+        ("x" * 1001, "длинный"),
+        ("Что такое Средний коридор?", None),
+        ("2025", None),
+    ],
+)
+def test_question_problems(text: str, expected: str | None) -> None:
+    problem = question_problem(text, 1000)
+    assert (problem is None) if expected is None else (expected in problem)
