@@ -20,8 +20,22 @@ PREFIX_LEN = 5
 PREFIX_MARK = "~"
 
 
+# Perfective verbs add a prefix to the stem their nouns keep (поблагодарить / благодарность,
+# запланировать / планы): such verbs also contribute the prefix of the bare stem.
+_VERB_PREFIXES = ("пере", "под", "рас", "раз", "при", "про", "вы", "по", "за", "на", "от", "до")
+
+
 def prefixes(terms: list[str]) -> list[str]:
-    return [t[:PREFIX_LEN] for t in terms if len(t) > PREFIX_LEN and not t[0].isdigit()]
+    out = []
+    for t in terms:
+        if len(t) > PREFIX_LEN and not t[0].isdigit():
+            out.append(t[:PREFIX_LEN])
+            if t.endswith(("ть", "ться")):
+                for p in _VERB_PREFIXES:
+                    if t.startswith(p) and len(t) - len(p) > PREFIX_LEN + 2:
+                        out.append(t[len(p) : len(p) + PREFIX_LEN])
+                        break
+    return out
 
 
 def with_prefixes(terms: list[str]) -> list[str]:

@@ -1,0 +1,52 @@
+from retrieval.lexical import prefixes, with_prefixes
+from retrieval.text import latin_to_cyrillic, normalise_for_match, script_of, sentence_spans
+
+
+def test_surnames_in_any_case_share_one_term(analyzer) -> None:
+    forms = ["Токаев", "Токаева", "Токаеву", "Токаевым"]
+    assert {analyzer.terms(f)[0] for f in forms} == {"токаев"}
+    assert analyzer.terms("Косбаевой") == analyzer.terms("Косбаева")
+
+
+def test_numerals_become_digits_and_stop_words_go(analyzer) -> None:
+    assert analyzer.terms("пять плюс один") == ["5", "плюс", "1"]
+    assert analyzer.terms("Когда и где это было?") == []
+
+
+def test_lemmas_fold_yo(analyzer) -> None:
+    assert analyzer.terms("семёрка") == analyzer.terms("семерка")
+
+
+def test_prefix_terms_link_derivations() -> None:
+    assert prefixes(["строить"]) == prefixes(["строительство"])[:1] == ["строи"]
+    assert "благо" in prefixes(["поблагодарить"])  # matches "благодарность"
+    assert prefixes(["2025", "мир"]) == []
+    assert with_prefixes(["строительство"]) == ["строительство", "~строи"]
+
+
+def test_latin_names_are_transliterated() -> None:
+    assert [latin_to_cyrillic(w) for w in ["Tokayev", "Aliyev", "Aktau", "Alyat", "Kazakhstan"]] == [
+        "токаев",
+        "алиев",
+        "актау",
+        "алят",
+        "казахстан",
+    ]
+    assert latin_to_cyrillic("Azərbaycan") == "азербайджан"
+
+
+def test_script_detection() -> None:
+    assert script_of("Когда прибыл Алиев?") == "ru"
+    assert script_of("Where did Tokayev welcome Aliyev?") == "other"
+    assert script_of("2025 ?!") == "none"
+
+
+def test_evidence_normalisation() -> None:
+    assert normalise_for_match("«Тёплые»  встречи — 15–18 дней") == normalise_for_match(
+        '"теплые" встречи - 15-18 дней'
+    )
+
+
+def test_sentence_spans_cover_lines_and_sentences() -> None:
+    text = "Первое предложение. Второе!\n\n«Цитата»"
+    assert [text[a:b] for a, b in sentence_spans(text)] == ["Первое предложение.", "Второе!", "«Цитата»"]
