@@ -44,7 +44,13 @@ def free_port() -> int:
 
 
 def start_bot(
-    fake: FakeTelegram, seeds: Path, index: Path, log: Path, per_minute: int = 1000, port: int | None = None
+    fake: FakeTelegram,
+    seeds: Path,
+    index: Path,
+    log: Path,
+    per_minute: int = 1000,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     base = f"http://127.0.0.1:{port or fake.port}"
     env = {
@@ -58,6 +64,7 @@ def start_bot(
         "TOP_K": "3",
         "QUESTIONS_PER_MINUTE": str(per_minute),
         "HF_HUB_OFFLINE": "1",
+        **(extra_env or {}),
     }
     env.pop("EMBEDDING_MODEL", None)
     with open(log, "wb") as out:

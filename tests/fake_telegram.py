@@ -165,6 +165,7 @@ class FakeTelegram:
         self.rejected: list[tuple[str, dict, str]] = []
         self.calls: list[str] = []
         self.commands: list[dict] = []
+        self.webhook: dict[str, Any] = {}
         self.files: dict[str, bytes] = {}
         self.faults: dict[str, list[Fault]] = {}
         self._runner: web.AppRunner | None = None
@@ -237,6 +238,10 @@ class FakeTelegram:
             },
             **content,
         }
+
+    def message_for(self, user_id: int, text: str) -> dict:
+        """A private text message, not queued: for posting to a webhook."""
+        return self._message(user_id, None, "private", text=text)
 
     def send_text(
         self,
@@ -415,6 +420,11 @@ class FakeTelegram:
         }
 
     async def _api_deleteWebhook(self, params: dict) -> bool:
+        self.webhook = {}
+        return True
+
+    async def _api_setWebhook(self, params: dict) -> bool:
+        self.webhook = params
         return True
 
     async def _api_setMyCommands(self, params: dict) -> bool:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from retrieval.bench import seed_sentences, synthetic_corpus
@@ -208,3 +209,38 @@ def test_connection_refused_at_startup_then_the_api_comes_up(tmp_path: Path) -> 
         fake.close()
     text = log.read_text("utf-8", "replace")
     assert "getMe failed" in text and TOKEN not in text
+
+
+def test_webhook_mode_answers_posted_updates(tmp_path: Path) -> None:
+    fake = FakeTelegram(TOKEN).start()
+    port = free_port()
+    secret = "webhook-secret-0123456789"
+    env = {
+        "WEBHOOK_URL": "https://bot.example.org/telegram",
+        "WEBHOOK_PORT": str(port),
+        "WEBHOOK_SECRET": secret,
+    }
+    process = start_bot(fake, copy_seeds(tmp_path), tmp_path / "index", tmp_path / "bot.log", extra_env=env)
+    try:
+        fake.wait_for_call("setWebhook", timeout=120)
+        assert fake.webhook["url"] == "https://bot.example.org/telegram"
+        assert fake.webhook["secret_token"] == secret
+        update = {"update_id": 1, "message": fake.message_for(1, QUESTION)}
+        url = f"http://127.0.0.1:{port}/telegram"
+        deadline = time.monotonic() + 60
+        while True:  # the webhook server starts right after setWebhook
+            try:
+                forged = httpx.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert forged.status_code == 403  # a forged update without the secret is refused
+        done = httpx.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret})
+        assert done.status_code == 200
+        replies = fake.wait_for_reply(update["message"]["message_id"], 60)
+        assert len(replies) == 1 and "<blockquote>" in replies[0].text
+        assert "getUpdates" not in fake.calls
+    finally:
+        stop_bot(process)
+        fake.close()
