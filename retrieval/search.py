@@ -37,11 +37,10 @@ SPEECH_WEIGHT = 0.3
 TRANSLITERATION_WEIGHT = 0.7
 SENTENCE_PREFIX_WEIGHT = 0.3
 CANDIDATES = 100
-# Abstention: a question is off-topic when its rare words are not in the corpus and
-# its meaning is not close to any passage.
-# Russian questions: coverage of the query's words by the top passage (words absent from
-# the whole corpus weigh more: "биткоин" is what the question is about) plus dense
-# similarity. Other languages have no lexical evidence, only the dense similarity.
+# Abstention. A Russian question is answered when the top passage covers enough of its
+# words (words absent from the whole corpus weigh more: in "Сколько стоит биткоин?" the
+# question is about "биткоин") plus dense similarity; other languages have no lexical
+# evidence, only the dense similarity.
 MIN_COVERAGE_PLUS_DENSE = 0.55
 MIN_DENSE_OTHER_SCRIPT = 0.17
 UNKNOWN_TERM_IDF_FACTOR = 1.5
