@@ -16,13 +16,12 @@ from bot.config import BotSettings
 from bot.ratelimit import FloodLimiter
 from retrieval.errors import (
     ArticleExistsError,
-    CorpusError,
     ReindexBusyError,
     RetrievalError,
     UploadRejectedError,
 )
 from retrieval.index import BuildReport
-from retrieval.service import QAService
+from retrieval.service import CheckedUpload, QAService
 
 log = logging.getLogger(__name__)
 admin_log = logging.getLogger("bot.admin")
@@ -254,7 +253,7 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     data = bytes(await (await doc.get_file()).download_as_bytearray())
     try:
-        name = shared.service.check_upload(doc.file_name, data)
+        upload = shared.service.check_upload(doc.file_name, data)
     except ArticleExistsError:
         token = secrets.token_urlsafe(6)
         shared.uploads[token] = PendingUpload(doc.file_name, data, update.effective_user.id)
@@ -266,10 +265,10 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             texts.UPLOAD_EXISTS.format(name=doc.file_name), reply_markup=InlineKeyboardMarkup([buttons])
         )
         return
-    except (UploadRejectedError, CorpusError) as problem:
+    except UploadRejectedError as problem:
         await message.reply_text(texts.UPLOAD_REJECTED.format(problem=problem))
         return
-    await store_upload(message, shared.service, name, data, overwrite=False)
+    await store_upload(message, shared.service, upload)
 
 
 async def confirm_upload(
@@ -288,20 +287,20 @@ async def confirm_upload(
         await message.reply_text(texts.UPLOAD_CANCELLED)
         return
     admin_log.info("user %s: replaces %s", user_id, pending.file_name)
-    await store_upload(message, shared.service, pending.file_name, pending.data, overwrite=True)
+    try:
+        upload = shared.service.check_upload(pending.file_name, pending.data, overwrite=True)
+    except UploadRejectedError as problem:
+        await message.reply_text(texts.UPLOAD_REJECTED.format(problem=problem))
+        return
+    await store_upload(message, shared.service, upload)
 
 
-async def store_upload(message: Message, service: QAService, name: str, data: bytes, overwrite: bool) -> None:
+async def store_upload(message: Message, service: QAService, upload: CheckedUpload) -> None:
     if service.reindexing:
         await message.reply_text(texts.REINDEX_BUSY)
         return
-    try:
-        service.check_upload(name, data, overwrite)
-    except (UploadRejectedError, CorpusError) as problem:
-        await message.reply_text(texts.UPLOAD_REJECTED.format(problem=problem))
-        return
-    await message.reply_text(texts.UPLOAD_SAVED.format(name=name))
-    await run_reindex(message, service.add_article(name, data, overwrite))
+    await message.reply_text(texts.UPLOAD_SAVED.format(name=upload.name))
+    await run_reindex(message, service.add_article(upload))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -23,5 +23,12 @@ def open_retriever(
         return Retriever(load_index(index_dir), embedder, analyzer), None
     except (IndexMissingError, IndexCorruptError, StaleIndexError) as reason:
         log.warning("%s; building the index now", reason)
+    return build_retriever(seeds_dir, index_dir, embedder, analyzer)
+
+
+def build_retriever(
+    seeds_dir: Path, index_dir: Path, embedder: Embedder, analyzer: Analyzer
+) -> tuple[Retriever, BuildReport]:
+    """Build a new generation and open a Retriever on it."""
     report = build_index(seeds_dir, index_dir, embedder, analyzer)
     return Retriever(load_index(index_dir), embedder, analyzer), report

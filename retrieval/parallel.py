@@ -44,7 +44,7 @@ class PassageEncoding:
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future] = []
         workers = min(2, os.cpu_count() or 1)
-        if len(texts) >= PARALLEL_MIN_PASSAGES and workers > 1 and not embedder.name.startswith("hash-"):
+        if len(texts) >= PARALLEL_MIN_PASSAGES and workers > 1:
             self._pool = ProcessPoolExecutor(
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),

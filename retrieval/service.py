@@ -16,14 +16,14 @@ from pathlib import Path
 
 from retrieval.corpus import Article, decode_article, parse_article, text_digest
 from retrieval.embedder import Embedder
-from retrieval.engine import open_retriever
+from retrieval.engine import build_retriever, open_retriever
 from retrieval.errors import (
     ArticleExistsError,
     CorpusError,
     ReindexBusyError,
     UploadRejectedError,
 )
-from retrieval.index import BuildReport, build_index, check_fresh, load_index
+from retrieval.index import BuildReport, check_fresh, load_index
 from retrieval.search import Retriever, SearchResult
 from retrieval.text import Analyzer
 
@@ -31,6 +31,15 @@ log = logging.getLogger(__name__)
 
 _SAFE_NAME = re.compile(r"^[\w][\w.-]{0,98}\.txt$")
 SEARCH_THREADS = 2
+
+
+@dataclass(frozen=True)
+class CheckedUpload:
+    """An uploaded article that passed `QAService.check_upload`."""
+
+    name: str
+    data: bytes
+    overwrite: bool
 
 
 @dataclass(frozen=True)
@@ -102,16 +111,16 @@ class QAService:
             raise ReindexBusyError("a reindex is already running")
         async with self._reindex_lock:
             loop = asyncio.get_running_loop()
-            report, retriever = await loop.run_in_executor(self._build_pool, self._build)
+            retriever, report = await loop.run_in_executor(self._build_pool, self._build)
             self._retriever = retriever
             return report
 
-    def _build(self) -> tuple[BuildReport, Retriever]:
-        report = build_index(self.seeds_dir, self.index_dir, self._embedder, self._analyzer)
-        return report, Retriever(load_index(self.index_dir), self._embedder, self._analyzer)
+    def _build(self) -> tuple[Retriever, BuildReport]:
+        return build_retriever(self.seeds_dir, self.index_dir, self._embedder, self._analyzer)
 
-    def check_upload(self, file_name: str | None, data: bytes, overwrite: bool = False) -> str:
-        """Validate an uploaded article; returns the file name it will be stored under."""
+    def check_upload(self, file_name: str | None, data: bytes, overwrite: bool = False) -> CheckedUpload:
+        """Validate an uploaded article once: name, size, encoding, text, no duplicate, and no
+        overwrite unless asked for. Nothing is written."""
         name = os.path.basename((file_name or "").replace("\\", "/"))
         if name != (file_name or "") or not _SAFE_NAME.match(name) or ".." in name:
             raise UploadRejectedError(
@@ -121,31 +130,31 @@ class QAService:
             raise UploadRejectedError(
                 f"{name}: {len(data)} bytes, more than the {self.max_upload_bytes} allowed"
             )
-        article = parse_article(name, decode_article(name, data))
+        try:
+            text = decode_article(name, data)
+            article = parse_article(name, text)
+        except CorpusError as problem:
+            raise UploadRejectedError(str(problem)) from None
         if article is None:
             raise UploadRejectedError(f"{name}: the file has no text")
         if (self.seeds_dir / name).exists() and not overwrite:
             raise ArticleExistsError(f"{name} already exists")
-        digest = text_digest(decode_article(name, data))
+        digest = text_digest(text)
         for existing in sorted(self.seeds_dir.glob("*.txt")):
-            if (
-                existing.name != name
-                and text_digest(existing.read_bytes().decode("utf-8", "replace")) == digest
-            ):
+            same = text_digest(existing.read_bytes().decode("utf-8", "replace")) == digest
+            if same and existing.name != name:
                 raise UploadRejectedError(f"{name}: same text as the existing article {existing.name}")
-        return name
+        return CheckedUpload(name, data, overwrite)
 
-    async def add_article(self, file_name: str | None, data: bytes, overwrite: bool = False) -> BuildReport:
-        """Store a validated article in the corpus (atomically) and reindex."""
+    async def add_article(self, upload: CheckedUpload) -> BuildReport:
+        """Store a checked article in the corpus (atomically) and reindex."""
         if self._reindex_lock.locked():
             raise ReindexBusyError("a reindex is already running")
-        try:
-            name = self.check_upload(file_name, data, overwrite)
-        except CorpusError as problem:
-            raise UploadRejectedError(str(problem)) from None
-        target = self.seeds_dir / name
-        staging = self.seeds_dir / f".{name}.uploading"
-        staging.write_bytes(data)
+        target = self.seeds_dir / upload.name
+        if target.exists() and not upload.overwrite:  # another admin was faster
+            raise ArticleExistsError(f"{upload.name} already exists")
+        staging = self.seeds_dir / f".{upload.name}.uploading"
+        staging.write_bytes(upload.data)
         os.replace(staging, target)
         return await self.reindex()
 

@@ -146,7 +146,7 @@ def test_questions_during_a_reindex_are_answered(service) -> None:
 def test_bad_uploads_are_rejected_and_nothing_is_written(service, seeds, name, data, problem) -> None:
     before = sorted(p.name for p in seeds.iterdir())
     with pytest.raises(UploadRejectedError, match=problem):
-        asyncio.run(service.add_article(name, data))
+        service.check_upload(name, data)
     assert sorted(p.name for p in seeds.iterdir()) == before
     assert not (seeds.parent.parent / "x.txt").exists()
 
@@ -156,7 +156,7 @@ def test_upload_with_the_text_of_an_existing_article_is_rejected(service, seeds)
     with pytest.raises(
         UploadRejectedError, match=r"same text as the existing article 004_eb02a19616c79760\.txt"
     ):
-        asyncio.run(service.add_article("copy.txt", data))
+        service.check_upload("copy.txt", data)
 
 
 def test_env_is_ignored_by_git_and_the_example_holds_no_secrets() -> None:
