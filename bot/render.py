@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot import texts
 from retrieval.corpus import Article
-from retrieval.search import Hit, SearchResult
+from retrieval.results import Hit, SearchResult
 from retrieval.service import ArticleSummary
 
 TELEGRAM_LIMIT = 4096

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from retrieval.errors import RetrievalError
-from retrieval.search import SearchResult
+from retrieval.results import SearchResult
 
 log = logging.getLogger("retrieval")
 
@@ -19,6 +19,7 @@ def result_to_json(result: SearchResult) -> dict:
     return {
         "query": result.query,
         "abstained": result.abstained,
+        "confidence": result.confidence,
         "results": [
             {
                 "passage_id": hit.passage.passage_id,
@@ -31,6 +32,19 @@ def result_to_json(result: SearchResult) -> dict:
             for hit in result.hits
         ],
     }
+
+
+def parse_jsonl_question(line: str) -> tuple[str, str | None]:
+    """A --jsonl input line: a plain question, or {"q": ..., "context": previous question}."""
+    if line.lstrip().startswith("{"):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            return line, None
+        if isinstance(row, dict) and isinstance(row.get("q"), str):
+            context = row.get("context")
+            return row["q"], context if isinstance(context, str) and context.strip() else None
+    return line, None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,14 +108,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "eval":
         from retrieval.evaluate import evaluate, load_questions
 
-        report = evaluate(load_questions(args.file), lambda q: retriever.search(q, args.k))
+        report = evaluate(load_questions(args.file), lambda q, c: retriever.search(q, args.k, context=c))
         print(report.render())
         return 0
     k = args.k or settings.top_k
     if args.jsonl:
         for line in sys.stdin:
-            query = line.rstrip("\n")
-            print(json.dumps(result_to_json(retriever.search(query, k)), ensure_ascii=False), flush=True)
+            query, context = parse_jsonl_question(line.rstrip("\n"))
+            result = retriever.search(query, k, context=context)
+            print(json.dumps(result_to_json(result), ensure_ascii=False), flush=True)
         return 0
     if not args.query:
         print("error: give a question, or use --jsonl to read questions from stdin", file=sys.stderr)

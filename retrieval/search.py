@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from retrieval.corpus import Article, Passage
 from retrieval.embedder import Embedder
 from retrieval.highlight import choose_highlight
 from retrieval.index import LoadedIndex
 from retrieval.lexical import PREFIX_MARK, prefixes
+from retrieval.results import Hit, SearchResult
 from retrieval.text import Analyzer, has_latin, latin_to_cyrillic, script_of
 
 # Fusion weights, tuned on the public and dev questions (see README). Sentence-level
@@ -47,25 +47,6 @@ UNKNOWN_TERM_IDF_FACTOR = 1.5
 
 
 @dataclass(frozen=True)
-class Hit:
-    passage: Passage
-    article: Article
-    score: float
-    highlight: tuple[tuple[int, int], ...]  # sentence spans within passage.text
-
-    @property
-    def highlight_text(self) -> str:
-        return " ".join(self.passage.text[start:end] for start, end in self.highlight)
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    query: str
-    hits: tuple[Hit, ...]
-    abstained: bool
-
-
-@dataclass(frozen=True)
 class _Query:
     text: str
     weights: dict[str, float]
@@ -98,11 +79,11 @@ class Retriever:
     def passage_count(self) -> int:
         return len(self.index.passages)
 
-    def search(self, query: str, k: int = 3) -> SearchResult:
+    def search(self, query: str, k: int = 3, context: str | None = None) -> SearchResult:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         if not self.index.passages or not query.strip():
-            return SearchResult(query, (), True)
+            return SearchResult(query, (), "none", context)
         parsed = self._parse(query)
         query_vector = self.embedder.encode_queries([query])[0]
         first_stage = self._first_stage(parsed)
@@ -123,7 +104,7 @@ class Retriever:
             self._hit(row, float(fused[i]), scores, query)
             for i, row, scores in zip(order, rows, highlight_scores, strict=True)
         )
-        return SearchResult(query, hits, abstained)
+        return SearchResult(query, hits, "none" if abstained else "high", context)
 
     def _parse(self, query: str) -> _Query:
         weights: dict[str, float] = {}

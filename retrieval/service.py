@@ -7,6 +7,7 @@ thread of their own, so questions keep being answered while an index is built.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import re
@@ -24,7 +25,8 @@ from retrieval.errors import (
     UploadRejectedError,
 )
 from retrieval.index import BuildReport, check_fresh, load_index
-from retrieval.search import Retriever, SearchResult
+from retrieval.results import SearchResult
+from retrieval.search import Retriever
 from retrieval.text import Analyzer
 
 log = logging.getLogger(__name__)
@@ -93,10 +95,13 @@ class QAService:
     def reindexing(self) -> bool:
         return self._reindex_lock.locked()
 
-    async def ask(self, query: str, k: int) -> SearchResult:
+    async def ask(self, query: str, k: int, context: str | None = None) -> SearchResult:
+        """Search off the event loop; `context` is the previous question of a follow-up."""
         retriever = self._retriever  # one snapshot per question, even if a reindex swaps meanwhile
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._search_pool, retriever.search, query, k)
+        return await loop.run_in_executor(
+            self._search_pool, functools.partial(retriever.search, query, k, context=context)
+        )
 
     def articles(self) -> list[ArticleSummary]:
         index = self._retriever.index

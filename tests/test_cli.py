@@ -30,7 +30,7 @@ def test_search_json_contract(seeds, tmp_path) -> None:
     done = run_cli(["search", "--k", "5", "--json", "Какие порты соединит кабель по дну Каспия?"], env)
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
-    assert set(payload) == {"query", "abstained", "results"}
+    assert set(payload) == {"query", "abstained", "confidence", "results"}
     assert payload["query"] == "Какие порты соединит кабель по дну Каспия?"
     assert isinstance(payload["abstained"], bool)
     assert len(payload["results"]) == 5

@@ -16,7 +16,7 @@ def report(tmp_path_factory, analyzer):
     retriever, _ = open_retriever(
         SEEDS, tmp_path_factory.mktemp("idx"), load_embedder(DEFAULT_MODEL), analyzer
     )
-    return evaluate(load_questions(PUBLIC_EVAL), lambda q: retriever.search(q, 10))
+    return evaluate(load_questions(PUBLIC_EVAL), lambda q, c: retriever.search(q, 10, context=c))
 
 
 def test_recall_meets_the_bar(report) -> None:

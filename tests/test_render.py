@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from bot import render
 from retrieval.corpus import Article, Passage, Source
-from retrieval.search import Hit, SearchResult
+from retrieval.results import Hit, SearchResult
 from retrieval.service import ArticleSummary
 from retrieval.text import sentence_spans
 
@@ -35,7 +35,7 @@ def test_dates_in_russian() -> None:
 
 
 def test_quote_source_and_date() -> None:
-    page = render.answer_page(SearchResult("q", (make_hit("Первое. Второе важное."),), False), 0, 3)
+    page = render.answer_page(SearchResult("q", (make_hit("Первое. Второе важное."),), "high"), 0, 3)
     assert page.messages == [
         "1. <blockquote><b>Первое.</b> Второе важное.</blockquote>\nИсточник: Trend, 20 октября 2025 г."
     ]
@@ -44,10 +44,10 @@ def test_quote_source_and_date() -> None:
 
 def test_article_and_user_text_are_escaped() -> None:
     hit = make_hit("Цитата <script>alert(1)</script> & «кавычки».")
-    message = render.answer_page(SearchResult("q", (hit,), False), 0, 3).messages[0]
+    message = render.answer_page(SearchResult("q", (hit,), "high"), 0, 3).messages[0]
     assert "&lt;script&gt;" in message and "&amp;" in message
     assert valid_telegram_html(message)
-    no = render.answer_page(SearchResult("<b>вопрос</b> & ответ", (hit,), True), 0, 3).messages[0]
+    no = render.answer_page(SearchResult("<b>вопрос</b> & ответ", (hit,), "none"), 0, 3).messages[0]
     assert "&lt;b&gt;вопрос&lt;/b&gt; &amp; ответ" in no
     assert "<blockquote>" not in no
 
@@ -81,7 +81,7 @@ def test_huge_highlight_is_cut_inside_the_bold_not_across_tags() -> None:
 def test_answers_split_only_between_passages() -> None:
     text = " ".join(f"Длинное предложение {i} с символами & и <угловыми скобками>." for i in range(40))
     hits = tuple(make_hit(text, i) for i in range(6))
-    page = render.answer_page(SearchResult("q", hits, False), 0, 6)
+    page = render.answer_page(SearchResult("q", hits, "high"), 0, 6)
     assert len(page.messages) > 1
     assert all(valid_telegram_html(m) for m in page.messages)
     assert all(m.split(". <blockquote>")[0].isdigit() for m in page.messages)
@@ -90,12 +90,12 @@ def test_answers_split_only_between_passages() -> None:
 
 def test_pages_and_more() -> None:
     hits = tuple(make_hit(f"Фрагмент {i}.") for i in range(7))
-    first = render.answer_page(SearchResult("q", hits, False), 0, 3)
+    first = render.answer_page(SearchResult("q", hits, "high"), 0, 3)
     assert first.shown == 3 and first.has_more
-    last = render.answer_page(SearchResult("q", hits, False), 6, 3)
+    last = render.answer_page(SearchResult("q", hits, "high"), 6, 3)
     assert last.shown == 1 and not last.has_more
     assert last.messages[0].startswith("Ещё фрагменты (7–7):")
-    assert render.answer_page(SearchResult("q", hits, False), 9, 3).messages == [
+    assert render.answer_page(SearchResult("q", hits, "high"), 9, 3).messages == [
         "Больше подходящих фрагментов нет."
     ]
 
@@ -122,7 +122,7 @@ def test_sources_list() -> None:
 def test_any_text_renders_to_valid_telegram_html(passage, question, outlet, sentence, abstained) -> None:
     article = Article("x", "x.txt", Source(outlet=outlet or None, title=outlet[:50] or None))
     hits = tuple(make_hit(passage, sentence + i, article) for i in range(3))
-    page = render.answer_page(SearchResult(question or " ", hits, abstained), 0, 3)
+    page = render.answer_page(SearchResult(question or " ", hits, "none" if abstained else "high"), 0, 3)
     assert page.messages
     for message in page.messages:
         assert valid_telegram_html(message), message[:200]
