@@ -14,11 +14,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot import handlers, texts
+from bot import admin, handlers, texts
 from bot.config import BotSettings
-from bot.handlers import STATE_KEY, BotState
 from bot.ratelimit import FloodLimiter
 from bot.resilience import RetryingLimiter
+from bot.state import STATE_KEY, BotState
 from retrieval.service import QAService
 
 log = logging.getLogger(__name__)
@@ -45,14 +45,13 @@ def build_application(settings: BotSettings, service: QAService) -> Application:
     admins = filters.User(user_id=list(settings.admin_ids))
     application.add_handler(CommandHandler("start", handlers.start))
     application.add_handler(CommandHandler("help", handlers.help_command))
-    application.add_handler(CommandHandler("sources", handlers.sources))
-    application.add_handler(CommandHandler("reindex", handlers.reindex, filters=admins))
-    application.add_handler(CommandHandler("reindex", handlers.not_admin))
-    application.add_handler(MessageHandler(filters.Document.ALL & admins, handlers.document))
-    application.add_handler(
-        MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE, handlers.not_admin)
-    )
+    application.add_handler(CommandHandler("sources", admin.sources))
+    application.add_handler(CommandHandler("reindex", admin.reindex, filters=admins))
+    application.add_handler(CommandHandler("reindex", admin.not_admin))
+    application.add_handler(MessageHandler(filters.Document.ALL & admins, admin.document))
+    application.add_handler(MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE, admin.not_admin))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handlers.question))
+    application.add_handler(CallbackQueryHandler(admin.confirm_button, pattern=r"^(replace|cancel):"))
     application.add_handler(CallbackQueryHandler(handlers.button))
     application.add_handler(
         MessageHandler(~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL, handlers.non_text)
