@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import BotCommand, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -26,7 +27,17 @@ CONCURRENT_UPDATES = 64
 
 
 async def _post_init(application: Application) -> None:
-    await application.bot.set_my_commands([BotCommand(name, about) for name, about in texts.COMMANDS])
+    """Register the command menu and the profile texts, per language (Russian by default)."""
+    bot = application.bot
+    for lang, t in texts.catalogues().items():
+        code = None if lang == texts.FALLBACK else lang
+        commands = [BotCommand(name, about) for name, about in t.commands.items()]
+        await bot.set_my_commands(commands, language_code=code)
+        try:
+            await bot.set_my_description(t.description, language_code=code)
+            await bot.set_my_short_description(t.short_description, language_code=code)
+        except TelegramError as problem:  # the profile is cosmetic: never a reason not to start
+            log.warning("could not set the %s bot description: %s", lang, problem)
 
 
 def build_application(settings: BotSettings, service: QAService) -> Application:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import sys
 
 from bot import render, texts
@@ -13,8 +14,9 @@ MORE = {"ещё", "еще", "more", "+"}
 
 
 async def console(service: QAService, top_k: int, max_chars: int) -> None:
-    print(texts.START.replace("<b>", "").replace("</b>", ""))
-    print("\nПримеры: " + " | ".join(texts.EXAMPLE_QUESTIONS))
+    t = texts.RU
+    print(html.unescape(t.start.format(outlets=render.outlets(service.articles()))))
+    print("\nПримеры: " + " | ".join(t.examples))
     print("Введите вопрос; «ещё» — следующие фрагменты; пустая строка или Ctrl-D — выход.\n")
     last, offset = None, 0
     loop = asyncio.get_running_loop()
@@ -26,10 +28,10 @@ async def console(service: QAService, top_k: int, max_chars: int) -> None:
         if text.lower() in MORE and last is not None:
             offset += top_k
         else:
-            problem = question_problem(text, max_chars)
+            problem = question_problem(text, max_chars, t)
             if problem:
                 print(problem + "\n")
                 continue
             last, offset = text, 0
         result = await service.ask(last, top_k * PAGES)
-        print(render.plain_answer(result, offset, top_k) + "\n", flush=True)
+        print(render.plain_answer(result, offset, top_k, t) + "\n", flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -17,20 +18,27 @@ PAGES = 4  # "Ещё" reaches at most PAGES * TOP_K passages
 MIN_QUESTION_CHARS = 2
 
 
-def examples_keyboard() -> InlineKeyboardMarkup:
+def examples_keyboard(t: texts.Texts) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(q, callback_data=f"ask:{i}")] for i, q in enumerate(texts.EXAMPLE_QUESTIONS)]
+        [[InlineKeyboardButton(q, callback_data=f"ask:{i}")] for i, q in enumerate(t.examples)]
     )
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Greet, say what the bot knows, offer example questions."""
-    await update.effective_message.reply_text(texts.START, reply_markup=examples_keyboard())
+    t = texts.for_user(update.effective_user)
+    outlets = render.outlets(state(context).service.articles())
+    await update.effective_message.reply_text(
+        t.start.format(outlets=outlets), parse_mode=ParseMode.HTML, reply_markup=examples_keyboard(t)
+    )
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """How to ask, what answers contain, the commands."""
-    await update.effective_message.reply_text(texts.HELP, parse_mode=ParseMode.HTML)
+    t = texts.for_user(update.effective_user)
+    await update.effective_message.reply_text(
+        t.help.format(bot=html.escape(context.bot.username or "")), parse_mode=ParseMode.HTML
+    )
 
 
 async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -39,7 +47,7 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = addressed_text(message, context)
     if text is None:
         return
-    await answer(message, context, text, offset=0)
+    await answer(message, context, text, texts.for_user(update.effective_user))
 
 
 def addressed_text(message: Message, context: ContextTypes.DEFAULT_TYPE) -> str | None:
@@ -57,31 +65,33 @@ def addressed_text(message: Message, context: ContextTypes.DEFAULT_TYPE) -> str 
     return None
 
 
-async def answer(message: Message, context: ContextTypes.DEFAULT_TYPE, text: str, offset: int) -> None:
+async def answer(message: Message, context: ContextTypes.DEFAULT_TYPE, text: str, t: texts.Texts) -> None:
     shared = state(context)
-    problem = question_problem(text, shared.settings.max_question_chars)
+    problem = question_problem(text, shared.settings.max_question_chars, t)
     if problem:
         await message.reply_text(problem)
         return
     user_id = message.from_user.id if message.from_user else message.chat.id
     wait = shared.limiter.check(user_id)
     if wait:
-        await message.reply_text(texts.FLOOD.format(seconds=max(1, round(wait))))
+        await message.reply_text(t.flood.format(seconds=max(1, round(wait))))
         return
     await message.chat.send_action(ChatAction.TYPING)
-    await reply_page(message, context, text.strip(), offset)
+    await reply_page(message, context, text.strip(), 0, t)
 
 
-async def reply_page(message: Message, context: ContextTypes.DEFAULT_TYPE, text: str, offset: int) -> None:
+async def reply_page(
+    message: Message, context: ContextTypes.DEFAULT_TYPE, text: str, offset: int, t: texts.Texts
+) -> None:
     shared = state(context)
     top_k = shared.settings.top_k
     result = await shared.service.ask(text, top_k * PAGES)
-    page = render.answer_page(result, offset, top_k)
+    page = render.answer_page(result, offset, top_k, t)
     if result.abstained:
-        markup = examples_keyboard()
+        markup = examples_keyboard(t)
     elif page.has_more:
         token = shared.remember(text)
-        more = InlineKeyboardButton(texts.MORE_BUTTON, callback_data=f"more:{token}:{offset + page.shown}")
+        more = InlineKeyboardButton(t.more_button, callback_data=f"more:{token}:{offset + page.shown}")
         markup = InlineKeyboardMarkup([[more]])
     else:
         markup = None
@@ -95,15 +105,15 @@ async def reply_page(message: Message, context: ContextTypes.DEFAULT_TYPE, text:
         )
 
 
-def question_problem(text: str, limit: int) -> str | None:
+def question_problem(text: str, limit: int, t: texts.Texts) -> str | None:
     stripped = text.strip()
     letters = sum(ch.isalnum() for ch in stripped)
     if not letters:  # nothing, whitespace, emoji or punctuation only
-        return texts.EMPTY_QUESTION
+        return t.empty_question
     if len(stripped) > limit:
-        return texts.QUESTION_TOO_LONG.format(limit=limit)
+        return t.question_too_long.format(limit=limit)
     if letters < MIN_QUESTION_CHARS:
-        return texts.QUESTION_TOO_SHORT
+        return t.question_too_short
     return None
 
 
@@ -111,25 +121,26 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Example questions and "Ещё"."""
     query = update.callback_query
     await query.answer()
+    t = texts.for_user(update.effective_user)
     kind, _, rest = (query.data or "").partition(":")
     message = query.message
-    if kind == "ask" and rest.isdigit() and int(rest) < len(texts.EXAMPLE_QUESTIONS):
-        await answer(message, context, texts.EXAMPLE_QUESTIONS[int(rest)], offset=0)
+    if kind == "ask" and rest.isdigit() and int(rest) < len(t.examples):
+        await answer(message, context, t.examples[int(rest)], t)
     elif kind == "more":
         token, _, offset = rest.partition(":")
         remembered = state(context).questions.get(token)
         if remembered is None or not offset.isdigit():
-            await message.reply_text(texts.MORE_EXPIRED)
+            await message.reply_text(t.more_expired)
             return
         await message.edit_reply_markup(None)
-        await reply_page(message, context, remembered, int(offset))
+        await reply_page(message, context, remembered, int(offset), t)
 
 
 async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers, photos, voice and the like: say what the bot can do."""
     message = update.effective_message
     if message.chat.type == ChatType.PRIVATE or addressed_text(message, context) is not None:
-        await message.reply_text(texts.NON_TEXT)
+        await message.reply_text(texts.for_user(update.effective_user).non_text)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -137,6 +148,6 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message:
         try:
-            await update.effective_message.reply_text(texts.ERROR)
+            await update.effective_message.reply_text(texts.for_user(update.effective_user).error)
         except Exception:  # the API itself may be what failed
             log.warning("could not send the apology", exc_info=True)

@@ -10,7 +10,7 @@ import datetime as dt
 import html
 from dataclasses import dataclass
 
-from bot import texts
+from bot.texts import Texts
 from retrieval.corpus import Article
 from retrieval.results import Hit, SearchResult
 from retrieval.service import ArticleSummary
@@ -20,10 +20,6 @@ TELEGRAM_LIMIT = 4096
 QUOTE_CHARS = 1100
 ECHO_CHARS = 200
 ELLIPSIS = "…"
-_MONTHS = (
-    "января", "февраля", "марта", "апреля", "мая", "июня",
-    "июля", "августа", "сентября", "октября", "ноября", "декабря",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -33,18 +29,16 @@ class Page:
     has_more: bool
 
 
-def date_ru(date: dt.date | None) -> str:
-    if date is None:
-        return texts.UNDATED
-    return f"{date.day} {_MONTHS[date.month - 1]} {date.year} г."
+def date_text(date: dt.date | None, t: Texts) -> str:
+    return t.undated if date is None else t.date(date.day, date.month, date.year)
 
 
-def source_line(article: Article) -> str:
+def source_line(article: Article, t: Texts) -> str:
     who = html.escape(article.label())
     if article.source.url:
         who = f'<a href="{html.escape(article.source.url, quote=True)}">{who}</a>'
     title = f", «{html.escape(article.source.title)}»" if article.source.title else ""
-    return f"{texts.SOURCE_PREFIX}: {who}{title}, {date_ru(article.date)}"
+    return f"{t.source_label}: {who}{title}, {date_text(article.date, t)}"
 
 
 def trim_around(text: str, start: int, end: int, budget: int) -> tuple[str, str, str]:
@@ -85,11 +79,11 @@ def quote_html(hit: Hit, budget: int = QUOTE_CHARS) -> str:
     return f"{html.escape(before)}<b>{html.escape(highlight)}</b>{html.escape(after)}"
 
 
-def hit_block(number: int, hit: Hit) -> str:
+def hit_block(number: int, hit: Hit, t: Texts) -> str:
     """One quoted passage with its source line; shrinks the quote until the block fits."""
     budget = QUOTE_CHARS
     while True:
-        block = f"{number}. <blockquote>{quote_html(hit, budget)}</blockquote>\n{source_line(hit.article)}"
+        block = f"{number}. <blockquote>{quote_html(hit, budget)}</blockquote>\n{source_line(hit.article, t)}"
         if len(block) <= TELEGRAM_LIMIT or budget < 50:
             return block
         budget = budget * 2 // 3
@@ -106,30 +100,40 @@ def pack(blocks: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:
     return messages
 
 
-def answer_page(result: SearchResult, offset: int, page_size: int) -> Page:
+def answer_page(result: SearchResult, offset: int, page_size: int, t: Texts) -> Page:
     """The hits offset..offset+page_size as messages; has_more when further hits exist."""
     if result.abstained:
-        return Page([no_answer(result.query)], 0, False)
+        return Page([no_answer(result.query, t)], 0, False)
     hits = result.hits[offset : offset + page_size]
     if not hits:
-        return Page([texts.NO_MORE], 0, False)
-    blocks = [hit_block(offset + i + 1, hit) for i, hit in enumerate(hits)]
+        return Page([t.no_more], 0, False)
+    blocks = [hit_block(offset + i + 1, hit, t) for i, hit in enumerate(hits)]
     if offset:
-        header = texts.PAGE_HEADER.format(first=offset + 1, last=offset + len(hits))
+        header = t.more_header.format(question=html.escape(_echo(result.query)))
         blocks[0] = f"{header}\n\n{blocks[0]}"
     return Page(pack(blocks), len(hits), len(result.hits) > offset + len(hits))
 
 
-def no_answer(question: str) -> str:
+def _echo(question: str) -> str:
     echo = question.strip()
-    if len(echo) > ECHO_CHARS:
-        echo = _cut_right(echo, ECHO_CHARS) + ELLIPSIS
-    return f"{texts.NO_ANSWER.format(question=html.escape(echo))}\n\n{texts.NO_ANSWER_HINT}"
+    return _cut_right(echo, ECHO_CHARS) + ELLIPSIS if len(echo) > ECHO_CHARS else echo
 
 
-def sources_messages(summaries: list[ArticleSummary]) -> list[str]:
+def no_answer(question: str, t: Texts) -> str:
+    return f"{t.no_answer.format(question=html.escape(_echo(question)))}\n\n{t.no_answer_hint}"
+
+
+def outlets(summaries: list[ArticleSummary]) -> str:
+    """The outlets the index quotes, for the greeting (authors where an article names no outlet)."""
+    sources = [s.article.source for s in summaries]
+    outlets = sorted({s.outlet for s in sources if s.outlet}, key=str.lower)
+    authors = sorted({s.author.split(",")[0] for s in sources if s.author and not s.outlet}, key=str.lower)
+    return html.escape(", ".join(outlets + authors) or "—")
+
+
+def sources_messages(summaries: list[ArticleSummary], t: Texts) -> list[str]:
     if not summaries:
-        return [texts.SOURCES_EMPTY]
+        return [t.sources_empty]
     ordered = sorted(summaries, key=lambda s: (s.article.date or dt.date.min, s.article.file_name))
     lines = []
     for n, summary in enumerate(ordered, 1):
@@ -137,26 +141,26 @@ def sources_messages(summaries: list[ArticleSummary]) -> list[str]:
         author = article.source.author if article.source.outlet and article.source.author else None
         extra = f" ({html.escape(author)})" if author else ""
         lines.append(
-            f"{n}. {source_line(article)}{extra} — {summary.passages} {texts.PASSAGES_WORD}"
+            f"{n}. {source_line(article, t)}{extra} — {summary.passages} {t.passages_word}"
             f"\n    <code>{html.escape(article.file_name)}</code>"
         )
-    return pack([texts.SOURCES_HEADER.format(count=len(ordered)), *lines], TELEGRAM_LIMIT)
+    return pack([t.sources_header.format(count=len(ordered)), *lines], TELEGRAM_LIMIT)
 
 
-def plain_answer(result: SearchResult, offset: int, page_size: int) -> str:
+def plain_answer(result: SearchResult, offset: int, page_size: int, t: Texts) -> str:
     """The same page for a terminal: no markup, the highlight between asterisks."""
     if result.abstained:
-        examples = "\n".join(f"  – {q}" for q in texts.EXAMPLE_QUESTIONS)
-        return f"{texts.NO_ANSWER.format(question=result.query.strip())}\n{texts.NO_ANSWER_HINT}\n{examples}"
+        examples = "\n".join(f"  – {q}" for q in t.examples)
+        return f"{t.no_answer.format(question=result.query.strip())}\n{t.no_answer_hint}\n{examples}"
     hits = result.hits[offset : offset + page_size]
     if not hits:
-        return texts.NO_MORE
+        return t.no_more
     blocks = []
     for number, hit in enumerate(hits, offset + 1):
         text = hit.passage.text
         spans = hit.highlight or ((0, len(text)),)
         before, highlight, after = trim_around(text, spans[0][0], spans[-1][1], QUOTE_CHARS)
         title = f", «{hit.article.source.title}»" if hit.article.source.title else ""
-        source = f"{texts.SOURCE_PREFIX}: {hit.article.label()}{title}, {date_ru(hit.article.date)}"
+        source = f"{t.source_label}: {hit.article.label()}{title}, {date_text(hit.article.date, t)}"
         blocks.append(f"{number}. {before}*{highlight}*{after}\n   {source}")
     return "\n\n".join(blocks)

@@ -1,86 +1,180 @@
-"""Every user-facing text of the bot, in Russian. HTML-safe: no user or article text here."""
+"""User-facing texts, one catalogue per language (bot/locales/<lang>.toml), chosen by the user's
+Telegram language_code with Russian as the fallback.
 
-EXAMPLE_QUESTIONS = (
-    "Сколько соглашений подписали стороны в ходе визита?",
-    "Какие порты соединит подводный кабель по дну Каспия?",
-    "Что такое Средний коридор?",
-    "Каким был товарооборот между странами в 2025 году?",
-)
+`Texts` is the schema: every text the bot says has a field here and a value in ru.toml. Other
+catalogues may leave a text out (admin texts, say); it then falls back to Russian. Loading
+checks that no catalogue has unknown keys and that a translation keeps exactly the
+placeholders of the Russian text, so `format` can never fail at run time.
 
-ABOUT = (
-    "Я отвечаю на вопросы о государственном визите Президента Азербайджана Ильхама Алиева "
-    "в Казахстан в октябре 2025 года, о подписанных соглашениях, транспортных коридорах "
-    "и совместных проектах — по статьям российских и азербайджанских СМИ."
-)
+Texts are Telegram HTML: they may hold markup of their own, never article or user text (that
+is escaped where it is inserted). Quotes from the articles stay verbatim Russian.
+"""
 
-START = (
-    "Здравствуйте! " + ABOUT + "\n\n"
-    "Я не сочиняю ответы: привожу дословные цитаты из статей с источником и датой, "
-    "чтобы их можно было цитировать. Задайте вопрос или нажмите на пример ниже."
-)
+from __future__ import annotations
 
-HELP = (
-    "<b>Как спросить.</b> Напишите вопрос обычным сообщением, например: "
-    "«Когда Алиев прибыл в Астану?». Можно по-русски, проще всего — коротко и по делу.\n\n"
-    "<b>Что в ответе.</b> Самые подходящие фрагменты статей дословно, главное предложение "
-    "выделено жирным; под каждым — издание или автор и дата публикации. "
-    "Кнопка «Ещё» показывает следующие фрагменты. Если в статьях ответа нет, я так и скажу.\n\n"
-    "<b>Команды</b>\n"
-    "/start — начало и примеры вопросов\n"
-    "/help — эта справка\n"
-    "/sources — статьи, по которым я отвечаю\n\n"
-    "<b>Для администраторов</b>\n"
-    "/reindex — перечитать папку статей и перестроить индекс\n"
-    "Отправьте файл .txt (UTF-8) — он станет новой статьёй."
-)
+import dataclasses
+import functools
+import string
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
 
-COMMANDS = (
-    ("start", "Начало и примеры вопросов"),
-    ("help", "Как задавать вопросы"),
-    ("sources", "Статьи, по которым отвечает бот"),
-    ("reindex", "Перестроить индекс (для администраторов)"),
-)
+from telegram import User
 
-NO_ANSWER = "В статьях нет ответа на вопрос «{question}»."
-NO_ANSWER_HINT = (
-    "Я знаю только то, что написано в статьях о визите Ильхама Алиева в Казахстан "
-    "и проектах вокруг него. Попробуйте переформулировать вопрос или спросите, например:"
-)
-MORE_BUTTON = "Ещё"
-NO_MORE = "Больше подходящих фрагментов нет."
-MORE_EXPIRED = "Этот ответ устарел. Задайте вопрос ещё раз."
-PAGE_HEADER = "Ещё фрагменты ({first}–{last}):"
-SOURCE_PREFIX = "Источник"
-UNDATED = "дата не указана"
-SOURCES_HEADER = "<b>Статьи в базе ({count}):</b>"
-SOURCES_EMPTY = "В базе пока нет статей."
-PASSAGES_WORD = "фрагм."
+LOCALES = Path(__file__).resolve().parent / "locales"
+FALLBACK = "ru"
+LANGUAGES = ("ru", "en", "az", "kk")
 
-EMPTY_QUESTION = "Напишите вопрос словами, например: «Сколько соглашений подписали в ходе визита?»"
-QUESTION_TOO_SHORT = "Слишком короткий вопрос. Напишите, что именно вы хотите узнать о визите."
-QUESTION_TOO_LONG = "Вопрос слишком длинный (больше {limit} символов). Сформулируйте его короче."
-NON_TEXT = (
-    "Я понимаю только текстовые вопросы. Напишите вопрос о визите Ильхама Алиева в Казахстан или /help."
-)
-FLOOD = "Подождите немного: слишком много вопросов за минуту. Попробуйте через {seconds} с."
-ERROR = "Извините, что-то пошло не так. Попробуйте ещё раз чуть позже."
 
-NOT_ADMIN = "Эта команда доступна только администраторам."
-REINDEX_STARTED = "Перестраиваю индекс… Пока идёт сборка, я отвечаю по старому индексу."
-REINDEX_BUSY = "Переиндексация уже идёт. Дождитесь её окончания."
-REINDEX_DONE = (
-    "Индекс обновлён за {seconds:.1f} с: статей — {articles}, фрагментов — {passages}.\n"
-    "Добавлены: {added}\nУдалены: {removed}\nИзменены: {changed}"
-)
-REINDEX_FAILED = "Не удалось перестроить индекс: {problem}\nПродолжаю отвечать по прежнему индексу."
-NOTHING = "нет"
-REINDEX_WARNINGS = "Предупреждения:"
+class CatalogueError(ValueError):
+    """A catalogue that does not match the schema; raised at import, never at run time."""
 
-UPLOAD_NOT_TXT = "Принимаю только текстовые файлы .txt в кодировке UTF-8."
-UPLOAD_REJECTED = "Файл не принят: {problem}"
-UPLOAD_EXISTS = "Статья {name} уже есть. Заменить её новым файлом?"
-UPLOAD_REPLACE = "Заменить"
-UPLOAD_CANCEL = "Отмена"
-UPLOAD_CANCELLED = "Загрузка отменена, статья не изменена."
-UPLOAD_EXPIRED = "Этот файл больше не ждёт подтверждения. Отправьте его ещё раз."
-UPLOAD_SAVED = "Статья {name} сохранена. Перестраиваю индекс…"
+
+@dataclass(frozen=True)
+class Texts:
+    lang: str
+    # greeting, help, profile
+    start: str
+    help: str
+    description: str  # setMyDescription: shown before the user presses Start (<= 512)
+    short_description: str  # setMyShortDescription: profile page and shares (<= 120)
+    commands: dict[str, str]  # command -> its description in the menu
+    examples: tuple[str, ...]
+    # small talk
+    greeting_reply: str
+    thanks_reply: str
+    abilities_reply: str
+    unknown_command: str
+    # answers
+    date_format: str
+    months: tuple[str, ...]
+    undated: str
+    source_label: str
+    author_label: str
+    low_header: str
+    low_marker: str
+    no_answer: str
+    no_answer_suggest: str
+    no_answer_hint: str
+    more_header: str
+    no_more: str
+    more_expired: str
+    button_expired: str
+    context_header: str
+    context_none: str
+    followup_note: str
+    you_asked: str
+    # buttons
+    more_button: str
+    context_button: str
+    share_button: str
+    share_text: str
+    # inline mode
+    inline_help_title: str
+    inline_help_text: str
+    inline_nothing_title: str
+    inline_nothing_text: str
+    # the article list
+    sources_header: str
+    sources_empty: str
+    passages_word: str
+    # bad input and trouble
+    empty_question: str
+    question_too_short: str
+    question_too_long: str
+    non_text: str
+    flood: str
+    error: str
+    # admin
+    not_admin: str
+    reindex_started: str
+    reindex_busy: str
+    reindex_done: str
+    reindex_failed: str
+    reindex_warnings: str
+    nothing: str
+    upload_not_txt: str
+    upload_rejected: str
+    upload_exists: str
+    upload_replace: str
+    upload_cancel: str
+    upload_cancelled: str
+    upload_expired: str
+    upload_saved: str
+
+    def date(self, day: int, month: int, year: int) -> str:
+        return self.date_format.format(day=day, month=self.months[month - 1], year=year)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Texts) if f.name != "lang"}
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+def _coerce(lang: str, key: str, value: object, russian: object) -> object:
+    kind = _FIELDS[key].type
+    if kind == "str":
+        if not isinstance(value, str):
+            raise CatalogueError(f"{lang}.toml: {key} must be a string, got {value!r}")
+        if placeholders(value) != placeholders(str(russian)):
+            raise CatalogueError(
+                f"{lang}.toml: {key} has placeholders {sorted(placeholders(value))}, "
+                f"ru.toml has {sorted(placeholders(str(russian)))}"
+            )
+        return value
+    if kind == "tuple[str, ...]":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise CatalogueError(f"{lang}.toml: {key} must be a list of strings")
+        if key == "months" and len(value) != 12:
+            raise CatalogueError(f"{lang}.toml: months must name 12 months, got {len(value)}")
+        return tuple(value)
+    if not isinstance(value, dict) or set(value) != set(russian):  # commands: the same commands
+        raise CatalogueError(f"{lang}.toml: {key} must describe the commands {sorted(russian)}")
+    return dict(value)
+
+
+def _read(lang: str, folder: Path) -> dict[str, object]:
+    raw = tomllib.loads((folder / f"{lang}.toml").read_text("utf-8"))
+    unknown = sorted(set(raw) - set(_FIELDS))
+    if unknown:
+        raise CatalogueError(f"{lang}.toml: unknown keys {unknown}")
+    return raw
+
+
+def load(lang: str, russian: dict[str, object] | None = None, folder: Path = LOCALES) -> Texts:
+    """One catalogue, completed from the Russian one where it leaves a text out."""
+    raw = _read(lang, folder)
+    if russian is None:
+        missing = sorted(set(_FIELDS) - set(raw))
+        if missing:
+            raise CatalogueError(f"{lang}.toml: missing {missing}")
+        russian = raw
+    values = {key: _coerce(lang, key, raw.get(key, russian[key]), russian[key]) for key in _FIELDS}
+    return Texts(lang=lang, **values)
+
+
+@functools.cache
+def catalogues(folder: Path = LOCALES) -> dict[str, Texts]:
+    """Every language's catalogue, by language code; raises CatalogueError on a bad one."""
+    russian = _read(FALLBACK, folder)
+    loaded = {FALLBACK: load(FALLBACK, folder=folder)}
+    for lang in LANGUAGES:
+        if lang != FALLBACK:
+            loaded[lang] = load(lang, russian, folder)
+    return loaded
+
+
+def for_language(code: str | None) -> Texts:
+    """The catalogue for a Telegram language_code ("en", "en-US", "kk"...); Russian otherwise."""
+    base = (code or "").split("-")[0].split("_")[0].lower()
+    found = catalogues()
+    return found.get(base, found[FALLBACK])
+
+
+def for_user(user: User | None) -> Texts:
+    return for_language(user.language_code if user else None)
+
+
+RU = for_language(FALLBACK)  # for texts with no user to ask (logs of the console, start-up)

@@ -165,6 +165,9 @@ class FakeTelegram:
         self.rejected: list[tuple[str, dict, str]] = []
         self.calls: list[str] = []
         self.commands: list[dict] = []
+        self.commands_by_language: dict[str | None, list[dict]] = {}
+        self.descriptions: dict[str | None, str] = {}
+        self.short_descriptions: dict[str | None, str] = {}
         self.webhook: dict[str, Any] = {}
         self.files: dict[str, bytes] = {}
         self.faults: dict[str, list[Fault]] = {}
@@ -220,7 +223,16 @@ class FakeTelegram:
         self._loop.call_soon_threadsafe(self._new_update.set)
         return update
 
-    def _message(self, user_id: int, chat_id: int | None, chat_type: str, **content: Any) -> dict:
+    @staticmethod
+    def _user(user_id: int, language_code: str | None) -> dict:
+        user = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}", "username": f"user{user_id}"}
+        if language_code:
+            user["language_code"] = language_code
+        return user
+
+    def _message(
+        self, user_id: int, chat_id: int | None, chat_type: str, lang: str | None = None, **content: Any
+    ) -> dict:
         chat = {"id": chat_id or user_id, "type": chat_type}
         if chat_type != "private":
             chat["title"] = "Test group"
@@ -230,12 +242,7 @@ class FakeTelegram:
             "message_id": next(self._message_ids),
             "date": int(time.time()),
             "chat": chat,
-            "from": {
-                "id": user_id,
-                "is_bot": False,
-                "first_name": f"User{user_id}",
-                "username": f"user{user_id}",
-            },
+            "from": self._user(user_id, lang),
             **content,
         }
 
@@ -250,6 +257,7 @@ class FakeTelegram:
         chat_id: int | None = None,
         chat_type: str = "private",
         reply_to: dict | None = None,
+        lang: str | None = None,
     ) -> dict:
         content: dict[str, Any] = {"text": text}
         if text.startswith("/"):
@@ -257,7 +265,7 @@ class FakeTelegram:
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
         if reply_to is not None:
             content["reply_to_message"] = reply_to
-        message = self._message(user_id, chat_id, chat_type, **content)
+        message = self._message(user_id, chat_id, chat_type, lang, **content)
         self._push({"message": message})
         return message
 
@@ -288,13 +296,13 @@ class FakeTelegram:
         self._push({"message": message})
         return message
 
-    def tap(self, user_id: int, message: Sent, data: str) -> None:
+    def tap(self, user_id: int, message: Sent, data: str, lang: str | None = None) -> None:
         bot_message = message.params.get("_result") or {}
         self._push(
             {
                 "callback_query": {
                     "id": str(next(self._ids)),
-                    "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
+                    "from": self._user(user_id, lang),
                     "chat_instance": "1",
                     "message": bot_message,
                     "data": data,
@@ -428,7 +436,21 @@ class FakeTelegram:
         return True
 
     async def _api_setMyCommands(self, params: dict) -> bool:
-        self.commands = params.get("commands", [])
+        commands = params.get("commands", [])
+        if not all(1 <= len(c.get("description", "")) <= 256 for c in commands):
+            raise TelegramError(400, "Bad Request: command description must be 1-256 characters")
+        self.commands_by_language[params.get("language_code")] = commands
+        if not params.get("language_code"):
+            self.commands = commands
+        return True
+
+    async def _api_setMyDescription(self, params: dict) -> bool:
+        self.descriptions[params.get("language_code")] = _limited(params.get("description", ""), 512)
+        return True
+
+    async def _api_setMyShortDescription(self, params: dict) -> bool:
+        text = _limited(params.get("short_description", ""), 120)
+        self.short_descriptions[params.get("language_code")] = text
         return True
 
     async def _api_getUpdates(self, params: dict) -> list[dict]:
@@ -508,6 +530,12 @@ class FakeTelegram:
                 self._replies.setdefault(int(replied_to), []).append(sent)
             self._changed.notify_all()
         return result
+
+
+def _limited(text: str, limit: int) -> str:
+    if utf16_len(text) > limit:
+        raise TelegramError(400, f"Bad Request: text is longer than {limit} characters")
+    return text
 
 
 def _check_markup(markup: Any) -> None:

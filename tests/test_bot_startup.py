@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from bot import texts
 from bot.config import BotSettings
 from bot.handlers import question_problem
 from bot.ratelimit import FloodLimiter
@@ -82,5 +83,5 @@ def test_flood_limiter_allows_n_per_minute() -> None:
     ],
 )
 def test_question_problems(text: str, expected: str | None) -> None:
-    problem = question_problem(text, 1000)
+    problem = question_problem(text, 1000, texts.RU)
     assert (problem is None) if expected is None else (expected in problem)

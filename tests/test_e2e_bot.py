@@ -47,6 +47,27 @@ def test_start_registers_commands_and_example_buttons(bot: BotRun) -> None:
     assert_nothing_rejected(bot.fake)
 
 
+def test_interface_follows_the_users_language(bot: BotRun) -> None:
+    assert set(bot.fake.commands_by_language) == {None, "en", "az", "kk"}
+    assert bot.fake.commands_by_language["en"][0]["description"] == "Start and example questions"
+    assert "государственном визите" in bot.fake.descriptions[None]
+    assert "state visit" in bot.fake.descriptions["en"]
+    assert set(bot.fake.short_descriptions) == {None, "en", "az", "kk"}
+    mark = bot.fake.mark()
+    bot.fake.send_text(14, "/start", lang="en-GB")
+    greeting = bot.fake.wait_for(14, since=mark)[0]
+    assert greeting.text.startswith("Hello!")
+    assert "1news.az, Minval Politika, Trend" in greeting.text
+    assert greeting.buttons[0]["text"] == "How many agreements were signed during the visit?"
+    mark = bot.fake.mark()
+    bot.fake.send_text(15, "/help", lang="kk")
+    assert "Қалай сұрауға болады" in bot.fake.wait_for(15, since=mark)[0].text
+    mark = bot.fake.mark()
+    bot.fake.send_text(16, "/start", lang="de")
+    assert bot.fake.wait_for(16, since=mark)[0].text.startswith("Здравствуйте!")
+    assert_nothing_rejected(bot.fake)
+
+
 def test_question_is_answered_with_quote_source_and_date(bot: BotRun) -> None:
     answer = bot.ask(2, "Когда планируется завершить проект волоконно-оптической линии?")[0]
     assert "<blockquote>" in answer.text
@@ -80,7 +101,7 @@ def test_off_topic_question_gets_an_honest_no(bot: BotRun) -> None:
 def test_sticker_gets_a_hint(bot: BotRun) -> None:
     mark = bot.fake.mark()
     bot.fake.send_sticker(6)
-    assert "текстовые вопросы" in bot.fake.wait_for(6, since=mark)[0].text
+    assert "/help" in bot.fake.wait_for(6, since=mark)[0].text
 
 
 def test_more_button_shows_the_next_passages(bot: BotRun) -> None:
@@ -88,7 +109,7 @@ def test_more_button_shows_the_next_passages(bot: BotRun) -> None:
     mark = bot.fake.mark()
     bot.fake.tap(7, first, first.buttons[0]["callback_data"])
     more = bot.fake.wait_for(7, since=mark)[0]
-    assert "Ещё фрагменты (4–6)" in more.text
+    assert "Ещё по вопросу «Что такое Средний коридор?»" in more.text
     assert more.text.count("<blockquote>") >= 1
     assert "4. <blockquote>" in more.text
 

@@ -3,7 +3,7 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import render
+from bot import render, texts
 from retrieval.corpus import Article, Passage, Source
 from retrieval.results import Hit, SearchResult
 from retrieval.service import ArticleSummary
@@ -11,6 +11,7 @@ from retrieval.text import sentence_spans
 
 from .fake_telegram import TelegramError, utf16_len, visible_text
 
+RU = texts.RU
 ARTICLE = Article("a1", "a1.txt", Source(outlet="Trend", date=dt.date(2025, 10, 20)))
 
 
@@ -29,13 +30,13 @@ def valid_telegram_html(message: str) -> bool:
 
 
 def test_dates_in_russian() -> None:
-    assert render.date_ru(dt.date(2025, 10, 20)) == "20 октября 2025 г."
-    assert render.date_ru(dt.date(2025, 5, 1)) == "1 мая 2025 г."
-    assert render.date_ru(None) == "дата не указана"
+    assert render.date_text(dt.date(2025, 10, 20), RU) == "20 октября 2025 г."
+    assert render.date_text(dt.date(2025, 5, 1), RU) == "1 мая 2025 г."
+    assert render.date_text(None, RU) == "дата не указана"
 
 
 def test_quote_source_and_date() -> None:
-    page = render.answer_page(SearchResult("q", (make_hit("Первое. Второе важное."),), "high"), 0, 3)
+    page = render.answer_page(SearchResult("q", (make_hit("Первое. Второе важное."),), "high"), 0, 3, RU)
     assert page.messages == [
         "1. <blockquote><b>Первое.</b> Второе важное.</blockquote>\nИсточник: Trend, 20 октября 2025 г."
     ]
@@ -44,10 +45,10 @@ def test_quote_source_and_date() -> None:
 
 def test_article_and_user_text_are_escaped() -> None:
     hit = make_hit("Цитата <script>alert(1)</script> & «кавычки».")
-    message = render.answer_page(SearchResult("q", (hit,), "high"), 0, 3).messages[0]
+    message = render.answer_page(SearchResult("q", (hit,), "high"), 0, 3, RU).messages[0]
     assert "&lt;script&gt;" in message and "&amp;" in message
     assert valid_telegram_html(message)
-    no = render.answer_page(SearchResult("<b>вопрос</b> & ответ", (hit,), "none"), 0, 3).messages[0]
+    no = render.answer_page(SearchResult("<b>вопрос</b> & ответ", (hit,), "none"), 0, 3, RU).messages[0]
     assert "&lt;b&gt;вопрос&lt;/b&gt; &amp; ответ" in no
     assert "<blockquote>" not in no
 
@@ -56,7 +57,7 @@ def test_url_and_title_in_source_line() -> None:
     article = Article(
         "a", "a.txt", Source(outlet="A & B", title="Заголовок <1>", url='https://x.az/?a=1&b="2"')
     )
-    line = render.source_line(article)
+    line = render.source_line(article, RU)
     link = '<a href="https://x.az/?a=1&amp;b=&quot;2&quot;">A &amp; B</a>'
     assert line == f"Источник: {link}, «Заголовок &lt;1&gt;», дата не указана"
     assert valid_telegram_html(line)
@@ -81,7 +82,7 @@ def test_huge_highlight_is_cut_inside_the_bold_not_across_tags() -> None:
 def test_answers_split_only_between_passages() -> None:
     text = " ".join(f"Длинное предложение {i} с символами & и <угловыми скобками>." for i in range(40))
     hits = tuple(make_hit(text, i) for i in range(6))
-    page = render.answer_page(SearchResult("q", hits, "high"), 0, 6)
+    page = render.answer_page(SearchResult("q", hits, "high"), 0, 6, RU)
     assert len(page.messages) > 1
     assert all(valid_telegram_html(m) for m in page.messages)
     assert all(m.split(". <blockquote>")[0].isdigit() for m in page.messages)
@@ -90,12 +91,12 @@ def test_answers_split_only_between_passages() -> None:
 
 def test_pages_and_more() -> None:
     hits = tuple(make_hit(f"Фрагмент {i}.") for i in range(7))
-    first = render.answer_page(SearchResult("q", hits, "high"), 0, 3)
+    first = render.answer_page(SearchResult("q", hits, "high"), 0, 3, RU)
     assert first.shown == 3 and first.has_more
-    last = render.answer_page(SearchResult("q", hits, "high"), 6, 3)
+    last = render.answer_page(SearchResult("q", hits, "high"), 6, 3, RU)
     assert last.shown == 1 and not last.has_more
-    assert last.messages[0].startswith("Ещё фрагменты (7–7):")
-    assert render.answer_page(SearchResult("q", hits, "high"), 9, 3).messages == [
+    assert last.messages[0].startswith("Ещё по вопросу «q»:")
+    assert render.answer_page(SearchResult("q", hits, "high"), 9, 3, RU).messages == [
         "Больше подходящих фрагментов нет."
     ]
 
@@ -105,7 +106,7 @@ def test_sources_list() -> None:
         ArticleSummary(ARTICLE, 10),
         ArticleSummary(Article("b", "b.txt", Source(author="Автор")), 3),
     ]
-    (message,) = render.sources_messages(summaries)
+    (message,) = render.sources_messages(summaries, RU)
     assert "Статьи в базе (2)" in message
     assert "Trend, 20 октября 2025 г." in message and "Автор, дата не указана" in message
     assert valid_telegram_html(message)
@@ -122,7 +123,7 @@ def test_sources_list() -> None:
 def test_any_text_renders_to_valid_telegram_html(passage, question, outlet, sentence, abstained) -> None:
     article = Article("x", "x.txt", Source(outlet=outlet or None, title=outlet[:50] or None))
     hits = tuple(make_hit(passage, sentence + i, article) for i in range(3))
-    page = render.answer_page(SearchResult(question or " ", hits, "none" if abstained else "high"), 0, 3)
+    page = render.answer_page(SearchResult(question or " ", hits, "none" if abstained else "high"), 0, 3, RU)
     assert page.messages
     for message in page.messages:
         assert valid_telegram_html(message), message[:200]
