@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 
 from pydantic import ValidationError
@@ -22,17 +21,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument("--console", action="store_true", help="ask questions in this terminal instead")
     args = parser.parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from bot.config import BotSettings
     from bot.logs import configure_logging
+    from retrieval.runtime import apply_runtime
+    from retrieval.settings import settings_problems
 
     try:
         settings = BotSettings()
     except ValidationError as exc:
         configure_logging([])
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        print(f"error: bad settings: {problems}", file=sys.stderr)
+        print(f"error: bad settings: {settings_problems(exc)}", file=sys.stderr)
         return 2
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
     configure_logging([token, token.strip()])
@@ -40,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print("error: " + TOKEN_HELP.format(problem=problem), file=sys.stderr)
         return 2
+    apply_runtime(settings)
 
     from retrieval.embedder import load_embedder
     from retrieval.errors import RetrievalError
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             Analyzer(),
             max_upload_bytes=settings.max_upload_bytes,
         )
-    except RetrievalError as exc:
+    except (RetrievalError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.console:

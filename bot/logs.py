@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from retrieval.runtime import quiet_noisy_loggers
+
 
 class RedactingFilter(logging.Filter):
     """Replaces secrets in the final message (and exception text) of every record."""
@@ -34,13 +36,4 @@ def configure_logging(secrets: list[str], level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request URL at INFO, and those URLs contain the token.
-    for noisy in (
-        "httpx",
-        "httpcore",
-        "sentence_transformers",
-        "huggingface_hub",
-        "transformers",
-        "pymorphy3",
-    ):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_noisy_loggers()

@@ -1,16 +1,20 @@
-"""Command line: build, search, eval, bench (see DESIGN.md for the contracts)."""
+"""Command line: build, search, eval, bench (README.md, "Retrieval commands", has the JSON contract)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
+from typing import NoReturn
+
+from pydantic import ValidationError
 
 from retrieval.errors import RetrievalError
 from retrieval.results import SearchResult
+from retrieval.runtime import apply_runtime, quiet_noisy_loggers
+from retrieval.settings import RetrievalSettings, settings_problems
 
 log = logging.getLogger("retrieval")
 
@@ -47,53 +51,102 @@ def parse_jsonl_question(line: str) -> tuple[str, str | None]:
     return line, None
 
 
+MAX_K = 100  # passages per question on the command line
+
+
+def _count(limit: int):
+    """An argparse type: a whole number from 1 to `limit`, with a message quoting a bad value."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"{value} is outside 1..{limit}")
+        return value
+
+    return parse
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: every size must be at least 1")
+    return sizes
+
+
+def _existing_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text!r}")
+    return path
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes end in one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m retrieval", description=__doc__)
+    parser = _Parser(prog="python -m retrieval", description=__doc__)
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("build", help="build the index from SEEDS_DIR into INDEX_DIR")
     search = commands.add_parser("search", help="answer questions with passages")
     search.add_argument("query", nargs="?", help="the question (omit with --jsonl)")
-    search.add_argument("--k", type=int, default=None, help="passages per question (default TOP_K)")
+    search.add_argument("--k", type=_count(MAX_K), default=None, help="passages per question (default TOP_K)")
     mode = search.add_mutually_exclusive_group()
     mode.add_argument("--json", action="store_true", help="print one JSON object")
     mode.add_argument("--jsonl", action="store_true", help="one question per stdin line, one JSON line out")
     evaluate = commands.add_parser("eval", help="quality report on an eval .jsonl file")
-    evaluate.add_argument("file", type=Path)
-    evaluate.add_argument("--k", type=int, default=10)
+    evaluate.add_argument("file", type=_existing_file)
+    evaluate.add_argument("--k", type=_count(MAX_K), default=10)
     bench = commands.add_parser("bench", help="scale benchmark on a synthetic corpus")
-    bench.add_argument("--sizes", default="1000,10000,100000", help="comma-separated passage counts")
+    bench.add_argument(
+        "--sizes", type=_sizes, default="1000,10000,100000", help="comma-separated passage counts"
+    )
     bench.add_argument("--json", action="store_true", help="one JSON object per size")
-    bench.add_argument("--queries", type=int, default=200)
+    bench.add_argument("--queries", type=_count(100_000), default=200)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit 0 on success, 2 with one line on stderr for bad arguments, settings or input."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("sentence_transformers", "httpx", "huggingface_hub", "transformers", "pymorphy3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    args = _parser().parse_args(argv)
+    quiet_noisy_loggers()
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command is None:
-        args = _parser().parse_args(["search", "Сколько соглашений подписали в ходе визита?"])
+        parser.print_help(sys.stderr)
+        return 2
     try:
-        return _run(args)
-    except RetrievalError as exc:
+        settings = RetrievalSettings()
+    except ValidationError as exc:
+        print(f"error: bad settings: {settings_problems(exc)}", file=sys.stderr)
+        return 2
+    apply_runtime(settings)
+    try:
+        return _run(args, settings)
+    except (RetrievalError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, settings: RetrievalSettings) -> int:
     from retrieval.embedder import load_embedder
     from retrieval.engine import open_retriever
     from retrieval.index import build_index
-    from retrieval.settings import RetrievalSettings
     from retrieval.text import Analyzer
 
-    settings = RetrievalSettings()
     if args.command == "bench":
         from retrieval.bench import run_bench
 
-        return run_bench(settings, [int(s) for s in args.sizes.split(",")], args.json, args.queries)
+        return run_bench(settings, args.sizes, args.json, args.queries)
     embedder = load_embedder(settings.embedding_model)
     analyzer = Analyzer()
     if args.command == "build":
@@ -111,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
         report = evaluate(load_questions(args.file), lambda q, c: retriever.search(q, args.k, context=c))
         print(report.render())
         return 0
-    k = args.k or settings.top_k
+    k = args.k if args.k is not None else settings.top_k
     if args.jsonl:
         for line in sys.stdin:
             query, context = parse_jsonl_question(line.rstrip("\n"))

@@ -1,8 +1,11 @@
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_KEYS = {"passage_id", "text", "highlight", "source", "date", "score"}
@@ -24,6 +27,10 @@ def cli_env(seeds: Path, tmp_path: Path) -> dict[str, str]:
     return {"SEEDS_DIR": str(seeds), "INDEX_DIR": str(tmp_path / "idx"), "EMBEDDING_MODEL": "hash-64"}
 
 
+def squeezed(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def test_search_json_contract(seeds, tmp_path) -> None:
     env = cli_env(seeds, tmp_path)
     assert run_cli(["build"], env).returncode == 0
@@ -36,9 +43,9 @@ def test_search_json_contract(seeds, tmp_path) -> None:
     assert len(payload["results"]) == 5
     for row in payload["results"]:
         assert set(row) == RESULT_KEYS
-        assert row["highlight"] in row["text"] or all(
-            part in row["text"] for part in row["highlight"].split()
-        )
+        # The highlight is a run of the passage's own sentences, joined by single spaces.
+        assert row["highlight"].strip()
+        assert squeezed(row["highlight"]) in squeezed(row["text"])
     scores = [r["score"] for r in payload["results"]]
     assert scores == sorted(scores, reverse=True)
     assert "Актау и Алят" in payload["results"][0]["text"]
@@ -70,3 +77,33 @@ def test_broken_corpus_gives_clear_error(seeds, tmp_path) -> None:
     done = run_cli(["build"], cli_env(seeds, tmp_path))
     assert done.returncode == 2
     assert "bad.txt" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "settings", "message"),
+    [
+        (["search", "--k", "0", "вопрос"], {}, "argument --k: 0 is outside 1..100"),
+        (["search", "--k", "-1", "вопрос"], {}, "argument --k: -1 is outside 1..100"),
+        (["search", "--k", "три", "вопрос"], {}, "argument --k: 'три' is not a whole number"),
+        (["eval", "no-such-eval.jsonl"], {}, "no such file: 'no-such-eval.jsonl'"),
+        (["bench", "--sizes", "1000,x"], {}, "'1000,x' is not a comma-separated list"),
+        (["search", "вопрос"], {"TOP_K": "50"}, "TOP_K: Input should be less than or equal to 20 (got '50')"),
+        (["search", "вопрос"], {"TOP_K": "0"}, "TOP_K: Input should be greater than or equal to 1"),
+        (["build"], {"INDEX_DIR": "README.md"}, "INDEX_DIR: Value error, 'README.md' exists and is not"),
+    ],
+)
+def test_bad_arguments_and_settings_end_in_one_line(seeds, tmp_path, args, settings, message) -> None:
+    done = run_cli(args, {**cli_env(seeds, tmp_path), **settings})
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], done.stderr
+    assert done.stdout == ""
+    assert not (tmp_path / "idx").exists()  # nothing was built or searched
+
+
+def test_no_command_prints_help_instead_of_searching(seeds, tmp_path) -> None:
+    done = run_cli([], cli_env(seeds, tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: python -m retrieval")
+    assert all(command in done.stderr for command in ("build", "search", "eval", "bench"))
+    assert done.stdout == "" and not (tmp_path / "idx").exists()

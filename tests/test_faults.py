@@ -10,12 +10,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from retrieval import index as index_module
 from retrieval.corpus import MAX_ARTICLE_BYTES, MAX_PASSAGE_CHARS, load_corpus
 from retrieval.errors import CorpusError, IndexCorruptError, ReindexBusyError, UploadRejectedError
-from retrieval.index import build_index, current_generation, load_index
+from retrieval.index import current_generation, load_index
 from retrieval.service import QAService
+from retrieval.settings import RetrievalSettings
 
 from .conftest import ROOT
 
@@ -92,11 +94,12 @@ def test_full_disk_during_a_build_leaves_the_live_index(service, tmp_path, monke
     assert answers(service)
 
 
-def test_index_dir_that_is_a_file_gives_a_clear_error(seeds, tmp_path, embedder, analyzer) -> None:
+def test_index_dir_that_is_a_file_gives_a_clear_error(tmp_path, monkeypatch) -> None:
     blocker = tmp_path / "index-is-a-file"
     blocker.write_text("not a folder")
-    with pytest.raises(OSError):
-        build_index(seeds, blocker, embedder, analyzer)
+    monkeypatch.setenv("INDEX_DIR", str(blocker))
+    with pytest.raises(ValidationError, match=r"index_dir\n.*index-is-a-file' exists and is not a folder"):
+        RetrievalSettings(_env_file=None)
     assert blocker.read_text() == "not a folder"
 
 
