@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.bench import markdown_table
-from tests.botrun import copy_seeds, running_bot
-from tests.conftest import PUBLIC_EVAL
-from tests.fake_telegram import FakeTelegram
+from testkit.botrun import copy_seeds, running_bot
+from testkit.fake_telegram import FakeTelegram
+from testkit.paths import PUBLIC_EVAL
 
 ANSWER_TIMEOUT = 120.0
 LOAD_COLUMNS = (

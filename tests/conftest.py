@@ -5,10 +5,9 @@ import pytest
 
 from retrieval.embedder import HashEmbedder
 from retrieval.text import Analyzer
+from testkit.paths import PUBLIC_EVAL, ROOT, SEEDS
 
-ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "seeds"
-PUBLIC_EVAL = ROOT / "tests" / "data" / "questions.public.jsonl"  # copy of shared/eval
+__all__ = ["PUBLIC_EVAL", "ROOT", "SEEDS"]
 
 
 @pytest.fixture(scope="session")

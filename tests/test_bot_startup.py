@@ -85,3 +85,14 @@ def test_flood_limiter_allows_n_per_minute() -> None:
 def test_question_problems(text: str, expected: str | None) -> None:
     problem = question_problem(text, 1000, texts.RU)
     assert (problem is None) if expected is None else (expected in problem)
+
+
+def test_benchmarks_share_the_test_helpers_without_importing_the_test_suite() -> None:
+    probe = (
+        "import sys, benchmarks.bot_load; print(sorted(m for m in sys.modules if m.split('.')[0] == 'tests'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

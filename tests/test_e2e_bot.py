@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from .botrun import ADMIN, BotRun, copy_seeds, running_bot
-from .fake_telegram import BOT_USERNAME, FakeTelegram
+from testkit.botrun import ADMIN, BotRun, copy_seeds, running_bot
+from testkit.fake_telegram import BOT_USERNAME, FakeTelegram
 
 LONG_ARTICLE = "900_long_quotes.txt"
 

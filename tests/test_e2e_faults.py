@@ -13,8 +13,7 @@ import httpx
 import pytest
 
 from retrieval.bench import seed_sentences, synthetic_corpus
-
-from .botrun import (
+from testkit.botrun import (
     ADMIN,
     SECOND_ADMIN,
     TOKEN,
@@ -25,8 +24,9 @@ from .botrun import (
     start_bot,
     stop_bot,
 )
+from testkit.fake_telegram import FakeTelegram, Fault
+
 from .conftest import SEEDS
-from .fake_telegram import FakeTelegram, Fault
 
 FLOOD_LIMIT = 6
 EXTRA_PASSAGES = 3000  # makes a reindex take seconds, so questions can arrive during it

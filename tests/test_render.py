@@ -8,8 +8,7 @@ from retrieval.corpus import Article, Passage, Source
 from retrieval.results import Hit, SearchResult
 from retrieval.service import ArticleSummary
 from retrieval.text import sentence_spans
-
-from .fake_telegram import TelegramError, utf16_len, visible_text
+from testkit.fake_telegram import TelegramError, utf16_len, visible_text
 
 RU = texts.RU
 ARTICLE = Article("a1", "a1.txt", Source(outlet="Trend", date=dt.date(2025, 10, 20)))

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .conftest import ROOT, SEEDS
-from .fake_telegram import FakeTelegram, Sent
+from testkit.fake_telegram import FakeTelegram, Sent
+from testkit.paths import ROOT, SEEDS
 
 TOKEN = "123456:TEST-token-for-the-local-fake-server-0000"
 ADMIN = 100
