@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
@@ -74,7 +75,13 @@ def build_application(settings: BotSettings, service: QAService) -> Application:
 def run(settings: BotSettings, service: QAService) -> None:
     application = build_application(settings, service)
     if settings.webhook_url:
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        secret = settings.webhook_secret.get_secret_value().strip() if settings.webhook_secret else ""
+        if not secret:
+            # Without a secret anyone who finds the URL could post forged updates (an admin's
+            # user id included). Telegram echoes whatever secret setWebhook gave it, so a random
+            # one per run protects the webhook without configuration.
+            secret = secrets.token_urlsafe(32)
+            log.warning("WEBHOOK_SECRET is not set: using a random secret for this run")
         log.info("webhook mode on %s:%d", settings.webhook_listen, settings.webhook_port)
         application.run_webhook(
             listen=settings.webhook_listen,

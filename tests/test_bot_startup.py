@@ -96,3 +96,16 @@ def test_benchmarks_share_the_test_helpers_without_importing_the_test_suite() ->
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_flood_limiter_forgets_users_after_the_window() -> None:
+    now = [0.0]
+    limiter = FloodLimiter(2, clock=lambda: now[0])
+    for user in range(10_000):
+        limiter.check(user)
+        now[0] += 0.01  # 10,000 distinct users over 100 s
+    assert len(limiter) <= 60 / 0.01 + 1  # only the last minute's users are kept
+    now[0] += 61
+    limiter.check(1)
+    assert len(limiter) == 1
+    assert [limiter.check(1), limiter.check(1) > 0] == [0.0, True]  # the limit still holds

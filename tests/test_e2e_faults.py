@@ -211,36 +211,47 @@ def test_connection_refused_at_startup_then_the_api_comes_up(tmp_path: Path) -> 
     assert "getMe failed" in text and TOKEN not in text
 
 
-def test_webhook_mode_answers_posted_updates(tmp_path: Path) -> None:
+@pytest.mark.parametrize("configured", ["webhook-secret-0123456789", None], ids=["secret", "no-secret"])
+def test_webhook_mode_refuses_forged_updates(tmp_path: Path, configured: str | None) -> None:
+    """With WEBHOOK_SECRET the bot passes it to setWebhook; without, it makes up a random one.
+    Either way an update posted without that secret is refused."""
     fake = FakeTelegram(TOKEN).start()
     port = free_port()
-    secret = "webhook-secret-0123456789"
-    env = {
-        "WEBHOOK_URL": "https://bot.example.org/telegram",
-        "WEBHOOK_PORT": str(port),
-        "WEBHOOK_SECRET": secret,
-    }
-    process = start_bot(fake, copy_seeds(tmp_path), tmp_path / "index", tmp_path / "bot.log", extra_env=env)
+    env = {"WEBHOOK_URL": "https://bot.example.org/telegram", "WEBHOOK_PORT": str(port)}
+    env["WEBHOOK_SECRET"] = configured or ""
+    log = tmp_path / "bot.log"
+    process = start_bot(fake, copy_seeds(tmp_path), tmp_path / "index", log, extra_env=env)
     try:
         fake.wait_for_call("setWebhook", timeout=120)
         assert fake.webhook["url"] == "https://bot.example.org/telegram"
-        assert fake.webhook["secret_token"] == secret
-        update = {"update_id": 1, "message": fake.message_for(1, QUESTION)}
+        secret = fake.webhook.get("secret_token")
+        if configured:
+            assert secret == configured
+        else:
+            assert secret and len(secret) >= 32 and re.fullmatch(r"[A-Za-z0-9_-]+", secret)
+            assert "WEBHOOK_SECRET is not set" in log.read_text("utf-8")
+        # An update that spoofs an admin running /reindex, then an ordinary question.
+        forged = {"update_id": 1, "message": fake.message_for(ADMIN, "/reindex")}
+        forged["message"]["entities"] = [{"type": "bot_command", "offset": 0, "length": 8}]
         url = f"http://127.0.0.1:{port}/telegram"
         deadline = time.monotonic() + 60
         while True:  # the webhook server starts right after setWebhook
             try:
-                forged = httpx.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+                without = httpx.post(url, json=forged)
                 break
             except httpx.ConnectError:
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
-        assert forged.status_code == 403  # a forged update without the secret is refused
+        wrong = httpx.post(url, json=forged, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+        assert (without.status_code, wrong.status_code) == (403, 403)
+        update = {"update_id": 2, "message": fake.message_for(1, QUESTION)}
         done = httpx.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret})
         assert done.status_code == 200
         replies = fake.wait_for_reply(update["message"]["message_id"], 60)
         assert len(replies) == 1 and "<blockquote>" in replies[0].text
+        assert not fake.messages(ADMIN), "a forged /reindex was handled"
         assert "getUpdates" not in fake.calls
     finally:
         stop_bot(process)
         fake.close()
+    assert secret not in log.read_text("utf-8")
