@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-
-from .fake_telegram import utf16_len, visible_text
+from testkit.fake_telegram import utf16_len, visible_text
 
 # Texts only admins read may stay Russian in the other catalogues.
 ADMIN_ONLY = {
