@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 
@@ -25,11 +26,14 @@ from retrieval.service import QAService
 
 log = logging.getLogger(__name__)
 CONCURRENT_UPDATES = 64
+ADMIN_NOTICE_TIMEOUT = 30.0
 
 
 async def _post_init(application: Application) -> None:
-    """Register the command menu and the profile texts, per language (Russian by default)."""
+    """Register the command menu and the profile texts, per language (Russian by default), and
+    tell the admins when the bot starts on a stale index."""
     bot = application.bot
+    await _warn_admins_of_a_stale_index(application)
     for lang, t in texts.catalogues().items():
         code = None if lang == texts.FALLBACK else lang
         commands = [BotCommand(name, about) for name, about in t.commands.items()]
@@ -39,6 +43,20 @@ async def _post_init(application: Application) -> None:
             await bot.set_my_short_description(t.short_description, language_code=code)
         except TelegramError as problem:  # the profile is cosmetic: never a reason not to start
             log.warning("could not set the %s bot description: %s", lang, problem)
+
+
+async def _warn_admins_of_a_stale_index(application: Application) -> None:
+    shared: BotState = application.bot_data[STATE_KEY]
+    reason = shared.service.stale_reason
+    if reason is None:
+        return
+    text = texts.RU.index_stale.format(problem=reason)  # no user to take a language from
+    for admin_id in sorted(shared.settings.admin_ids):
+        try:
+            # Bounded: an admin the API cannot reach must not hold up the start.
+            await asyncio.wait_for(application.bot.send_message(admin_id, text), ADMIN_NOTICE_TIMEOUT)
+        except (TelegramError, TimeoutError) as problem:
+            log.warning("could not tell admin %s that the index is stale: %r", admin_id, problem)
 
 
 def build_application(settings: BotSettings, service: QAService) -> Application:

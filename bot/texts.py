@@ -92,6 +92,7 @@ class Texts:
     reindex_done: str
     reindex_failed: str
     reindex_warnings: str
+    index_stale: str  # sent to each admin at start when the start-up rebuild failed
     nothing: str
     upload_not_txt: str
     upload_rejected: str

@@ -298,3 +298,43 @@ def load_index(index_dir: Path) -> LoadedIndex:
             f"index {folder} parts disagree on the passage count {sorted(sizes)}: rebuild it"
         )
     return LoadedIndex(manifest, articles, passages, vectors, dense, lexical, folder)
+
+
+def remove_leftovers(index_dir: Path) -> list[str]:
+    """Remove what crashed or failed builds left in INDEX_DIR: `.building-<pid>-*` staging
+    folders and `CURRENT.tmp-<pid>` files of processes that no longer run, and generations
+    beyond KEPT_GENERATIONS (the live one and the newest others are kept). Returns the names
+    removed. Safe while another process builds: its files carry a live pid, and its new
+    generation is the newest."""
+    index_dir = Path(index_dir)
+    if not index_dir.is_dir():
+        return []
+    removed = []
+    for path in index_dir.iterdir():
+        name = path.name
+        if name.startswith(".building-") or name.startswith(f"{CURRENT_FILE}.tmp-"):
+            pid = name.split("-")[1]
+            if pid.isdigit() and _alive(int(pid)):
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(name)
+    pointer = index_dir / CURRENT_FILE
+    live = pointer.read_text("utf-8").strip() if pointer.is_file() else None
+    others = sorted((p for p in index_dir.glob("gen-*") if p.is_dir() and p.name != live), reverse=True)
+    for old in others[KEPT_GENERATIONS - 1 if live else KEPT_GENERATIONS :]:
+        shutil.rmtree(old, ignore_errors=True)
+        removed.append(old.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

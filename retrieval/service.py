@@ -22,9 +22,10 @@ from retrieval.errors import (
     ArticleExistsError,
     CorpusError,
     ReindexBusyError,
+    RetrievalError,
     UploadRejectedError,
 )
-from retrieval.index import BuildReport, check_fresh, load_index
+from retrieval.index import BuildReport, check_fresh, load_index, remove_leftovers
 from retrieval.results import SearchResult
 from retrieval.search import Retriever
 from retrieval.text import Analyzer
@@ -69,23 +70,37 @@ class QAService:
         self._search_pool = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="search")
         self._build_pool = ThreadPoolExecutor(1, thread_name_prefix="build")
         self._reindex_lock = asyncio.Lock()
+        # Why the live index is older than the corpus (its last rebuild failed), or None.
+        self.stale_reason: str | None = None
 
     @classmethod
     def open(
         cls, seeds_dir: Path, index_dir: Path, embedder: Embedder, analyzer: Analyzer, **kw
     ) -> QAService:
-        """Load the index (building it when missing or stale). With a broken corpus, the last
-        good index keeps serving if there is one."""
+        """Load the index, building it when missing or stale, after removing what crashed
+        builds and uploads left behind. When that build fails for any reason (a broken corpus,
+        a full disk) and a good index exists, start on it: `stale_reason` then says why."""
+        seeds_dir, index_dir = Path(seeds_dir), Path(index_dir)
+        _remove_leftovers(seeds_dir, index_dir)
+        stale_reason = None
         try:
             retriever, report = open_retriever(seeds_dir, index_dir, embedder, analyzer)
             if report:
                 log.info("built index: %d passages", report.manifest.passages)
-        except CorpusError as problem:
-            log.error("corpus problem: %s; trying the last good index", problem)
-            index = load_index(index_dir)
-            check_fresh(index.manifest, embedder.name, seeds_dir=None)
-            retriever = Retriever(index, embedder, analyzer)
-        return cls(retriever, seeds_dir, index_dir, embedder, analyzer, **kw)
+        except Exception as problem:  # whatever stopped the build, a good index still answers
+            retriever = _last_good(index_dir, embedder, analyzer)
+            if retriever is None:
+                raise
+            _remove_leftovers(seeds_dir, index_dir)
+            stale_reason = str(problem) if isinstance(problem, RetrievalError) else repr(problem)
+            log.error(
+                "could not bring the index up to date (%s); serving the last good one, %s",
+                stale_reason,
+                retriever.index.folder.name,
+            )
+        service = cls(retriever, seeds_dir, index_dir, embedder, analyzer, **kw)
+        service.stale_reason = stale_reason
+        return service
 
     @property
     def retriever(self) -> Retriever:
@@ -118,10 +133,15 @@ class QAService:
             loop = asyncio.get_running_loop()
             retriever, report = await loop.run_in_executor(self._build_pool, self._build)
             self._retriever = retriever
+            self.stale_reason = None
             return report
 
     def _build(self) -> tuple[Retriever, BuildReport]:
-        return build_retriever(self.seeds_dir, self.index_dir, self._embedder, self._analyzer)
+        try:
+            return build_retriever(self.seeds_dir, self.index_dir, self._embedder, self._analyzer)
+        except Exception:
+            remove_leftovers(self.index_dir)
+            raise
 
     def check_upload(self, file_name: str | None, data: bytes, overwrite: bool = False) -> CheckedUpload:
         """Validate an uploaded article once: name, size, encoding, text, no duplicate, and no
@@ -166,3 +186,24 @@ class QAService:
     def close(self) -> None:
         self._search_pool.shutdown(wait=False, cancel_futures=True)
         self._build_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _last_good(index_dir: Path, embedder: Embedder, analyzer: Analyzer) -> Retriever | None:
+    """The live generation when it loads and suits this model, else None."""
+    try:
+        index = load_index(index_dir)
+        check_fresh(index.manifest, embedder.name, seeds_dir=None)
+    except RetrievalError as problem:
+        log.error("no good index to fall back on: %s", problem)
+        return None
+    return Retriever(index, embedder, analyzer)
+
+
+def _remove_leftovers(seeds_dir: Path, index_dir: Path) -> None:
+    """Staging files of uploads and builds that a crash interrupted."""
+    removed = remove_leftovers(index_dir)
+    for partial in seeds_dir.glob(".*.uploading"):
+        partial.unlink(missing_ok=True)
+        removed.append(partial.name)
+    if removed:
+        log.warning("removed leftovers of interrupted builds or uploads: %s", ", ".join(sorted(removed)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -51,7 +52,10 @@ def start_bot(
     per_minute: int = 1000,
     port: int | None = None,
     extra_env: dict[str, str] | None = None,
+    max_file_bytes: int | None = None,
 ) -> subprocess.Popen:
+    """The real `python -m bot`. `max_file_bytes` caps every file it writes (RLIMIT_FSIZE: a
+    bigger write fails with EFBIG, like a full disk)."""
     base = f"http://127.0.0.1:{port or fake.port}"
     env = {
         **os.environ,
@@ -67,9 +71,18 @@ def start_bot(
         **(extra_env or {}),
     }
     env.pop("EMBEDDING_MODEL", None)
-    with open(log, "wb") as out:
+
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
+    with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "bot"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "bot"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=limit_files if max_file_bytes else None,
         )
 
 

@@ -6,6 +6,8 @@ nothing of the corpus lost, and the last good index still serving.
 
 import asyncio
 import errno
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from pydantic import ValidationError
 from retrieval import index as index_module
 from retrieval.corpus import MAX_ARTICLE_BYTES, MAX_PASSAGE_CHARS, load_corpus
 from retrieval.errors import CorpusError, IndexCorruptError, ReindexBusyError, UploadRejectedError
-from retrieval.index import current_generation, load_index
+from retrieval.index import CURRENT_FILE, current_generation, load_index
 from retrieval.service import QAService
 from retrieval.settings import RetrievalSettings
 
@@ -82,9 +84,6 @@ def test_bot_starts_on_the_last_good_index_when_the_corpus_breaks(
 
 def test_full_disk_during_a_build_leaves_the_live_index(service, tmp_path, monkeypatch) -> None:
     live = current_generation(tmp_path / "idx")
-
-    def no_space(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(index_module, "_write_generation", no_space)
     with pytest.raises(OSError, match="No space left"):
@@ -178,3 +177,70 @@ def test_load_corpus_reports_sources_for_missing_files(seeds: Path) -> None:
     with open(seeds / "sources.toml", "a", encoding="utf-8") as f:
         f.write('\n["gone.txt"]\noutlet = "X"\n')
     assert any("gone.txt" in w for w in load_corpus(seeds).warnings)
+
+
+def no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_start_up_build_failure_starts_on_the_last_good_index(
+    seeds, tmp_path, embedder, analyzer, monkeypatch
+) -> None:
+    QAService.open(seeds, tmp_path / "idx", embedder, analyzer).close()
+    live = current_generation(tmp_path / "idx")
+    (seeds / "new.txt").write_text("Новая статья о паромной переправе через Каспий.", "utf-8")
+    monkeypatch.setattr(index_module, "_write_generation", no_space)
+    reopened = QAService.open(seeds, tmp_path / "idx", embedder, analyzer)
+    try:
+        assert "No space left on device" in reopened.stale_reason
+        assert answers(reopened)
+        assert current_generation(tmp_path / "idx") == live
+        assert not list((tmp_path / "idx").glob(".building-*"))
+    finally:
+        reopened.close()
+
+
+def test_start_up_build_failure_without_a_good_index_is_raised(
+    seeds, tmp_path, embedder, analyzer, monkeypatch
+) -> None:
+    monkeypatch.setattr(index_module, "_write_generation", no_space)
+    with pytest.raises(OSError, match="No space left"):
+        QAService.open(seeds, tmp_path / "idx", embedder, analyzer)
+
+
+def test_a_good_start_has_no_stale_reason(service) -> None:
+    assert service.stale_reason is None
+
+
+def test_start_up_removes_crash_leftovers_and_prunes_generations(seeds, tmp_path, embedder, analyzer) -> None:
+    index_dir = tmp_path / "idx"
+    QAService.open(seeds, index_dir, embedder, analyzer).close()
+    live = current_generation(index_dir)
+    dead = 2**22 + 12345  # above Linux's default pid_max: no such process
+    for stamp in (1, 2, 3):  # generations older than the live one, from earlier builds
+        shutil.copytree(live, index_dir / f"gen-{stamp:019d}")
+    shutil.copytree(live, index_dir / f".building-{dead}-1")  # a build killed while writing
+    (index_dir / f"CURRENT.tmp-{dead}").write_text("gen-x\n")
+    running = index_dir / f".building-{os.getpid()}-2"  # a build in a live process: kept
+    running.mkdir()
+    (seeds / ".new.txt.uploading").write_bytes(b"half an artic")
+    reopened = QAService.open(seeds, index_dir, embedder, analyzer)
+    assert answers(reopened)
+    reopened.close()
+    assert current_generation(index_dir) == live
+    left = sorted(p.name for p in index_dir.iterdir())
+    kept = sorted([CURRENT_FILE, live.name, f"gen-{3:019d}", running.name])
+    assert left == kept, f"expected {index_module.KEPT_GENERATIONS} generations and no leftovers"
+    assert not list(seeds.glob(".*.uploading"))
+
+
+def test_a_failed_switch_leaves_no_extra_generation(service, tmp_path, monkeypatch) -> None:
+    index_dir = tmp_path / "idx"
+    reindex(service)  # now a live and a previous generation
+    before = sorted(p.name for p in index_dir.iterdir())
+    monkeypatch.setattr(index_module, "_switch_current", no_space)
+    with pytest.raises(OSError, match="No space left"):
+        reindex(service)
+    assert len(list(index_dir.glob("gen-*"))) == index_module.KEPT_GENERATIONS
+    assert current_generation(index_dir).name in before
+    assert answers(service)
