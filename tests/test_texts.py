@@ -15,7 +15,7 @@ from testkit.fake_telegram import utf16_len, visible_text
 ADMIN_ONLY = {
     "reindex_started", "reindex_busy", "reindex_done", "reindex_failed", "reindex_warnings", "nothing",
     "upload_not_txt", "upload_rejected", "upload_exists", "upload_replace", "upload_cancel",
-    "upload_cancelled", "upload_expired", "upload_saved",
+    "upload_cancelled", "upload_expired", "upload_saved", "index_stale",
 }  # fmt: skip
 SAMPLE = {
     "question": "вопрос",
