@@ -13,11 +13,12 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
 
-from bot import admin, handlers, texts
+from bot import admin, buttons, errors, inline, questions, texts
 from bot.config import BotSettings
 from bot.ratelimit import FloodLimiter
 from bot.resilience import RetryingLimiter
@@ -27,6 +28,7 @@ from retrieval.service import QAService
 log = logging.getLogger(__name__)
 CONCURRENT_UPDATES = 64
 ADMIN_NOTICE_TIMEOUT = 30.0
+CALLBACK_DATA_CACHE = 4096  # keyboards whose buttons still work; older ones answer "expired"
 
 
 async def _post_init(application: Application) -> None:
@@ -69,24 +71,34 @@ def build_application(settings: BotSettings, service: QAService) -> Application:
         .concurrent_updates(CONCURRENT_UPDATES)
         .rate_limiter(RetryingLimiter())
         .post_init(_post_init)
+        .arbitrary_callback_data(CALLBACK_DATA_CACHE)
         .build()
     )
     application.bot_data[STATE_KEY] = BotState(service, settings, FloodLimiter(settings.questions_per_minute))
     admins = filters.User(user_id=list(settings.admin_ids))
-    application.add_handler(CommandHandler("start", handlers.start))
-    application.add_handler(CommandHandler("help", handlers.help_command))
-    application.add_handler(CommandHandler("sources", admin.sources))
-    application.add_handler(CommandHandler("reindex", admin.reindex, filters=admins))
-    application.add_handler(CommandHandler("reindex", admin.not_admin))
-    application.add_handler(MessageHandler(filters.Document.ALL & admins, admin.document))
-    application.add_handler(MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE, admin.not_admin))
-    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handlers.question))
-    application.add_handler(CallbackQueryHandler(admin.confirm_button, pattern=r"^(replace|cancel):"))
-    application.add_handler(CallbackQueryHandler(handlers.button))
-    application.add_handler(
-        MessageHandler(~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL, handlers.non_text)
+    captioned = (filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION) & filters.CAPTION
+    application.add_handlers(
+        [
+            CommandHandler("start", questions.start),
+            CommandHandler("help", questions.help_command),
+            CommandHandler("sources", admin.sources),
+            CommandHandler("reindex", admin.reindex, filters=admins),
+            CommandHandler("reindex", admin.not_admin),
+            MessageHandler(filters.Document.ALL & admins, admin.document),
+            MessageHandler(captioned, questions.question),  # a non-admin's caption is a question
+            MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE, admin.not_admin),
+            MessageHandler(filters.TEXT & ~filters.COMMAND, questions.question),
+            MessageHandler(filters.COMMAND, questions.unknown_command),
+            MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL, questions.non_text),
+            CallbackQueryHandler(admin.confirm_button, pattern=r"^(replace|cancel):"),
+            CallbackQueryHandler(buttons.ask_button, pattern=buttons.kind("ask")),
+            CallbackQueryHandler(buttons.more_button, pattern=buttons.kind("more")),
+            CallbackQueryHandler(buttons.context_button, pattern=buttons.kind("ctx")),
+            CallbackQueryHandler(buttons.expired_button),  # InvalidCallbackData and anything unknown
+            InlineQueryHandler(inline.inline_query),
+        ]
     )
-    application.add_error_handler(handlers.on_error)
+    application.add_error_handler(errors.on_error)
     return application
 
 

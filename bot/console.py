@@ -1,13 +1,15 @@
-"""The question pipeline in a terminal: plain text, no Telegram needed."""
+"""The question pipeline in a terminal: the same answers as in Telegram, as plain text."""
 
 from __future__ import annotations
 
 import asyncio
-import html
 import sys
+import time
 
-from bot import render, texts
-from bot.handlers import PAGES, question_problem
+from bot import conversation, render, texts
+from bot.conversation import Turn
+from bot.questions import PAGES, question_problem
+from retrieval.results import SearchResult
 from retrieval.service import QAService
 
 MORE = {"ещё", "еще", "more", "+"}
@@ -15,23 +17,28 @@ MORE = {"ещё", "еще", "more", "+"}
 
 async def console(service: QAService, top_k: int, max_chars: int) -> None:
     t = texts.RU
-    print(html.unescape(t.start.format(outlets=render.outlets(service.articles()))))
+    print(render.to_plain(t.start.format(outlets=render.outlets(service.articles()))))
     print("\nПримеры: " + " | ".join(t.examples))
     print("Введите вопрос; «ещё» — следующие фрагменты; пустая строка или Ctrl-D — выход.\n")
-    last, offset = None, 0
+    result: SearchResult | None = None
+    last: Turn | None = None
+    offset: int | None = 0
     loop = asyncio.get_running_loop()
     while True:
         line = await loop.run_in_executor(None, sys.stdin.readline)
         if not line or not line.strip():
             return
-        text = line.strip()
-        if text.lower() in MORE and last is not None:
-            offset += top_k
+        text = " ".join(line.split())
+        if text.lower() in MORE and result is not None:
+            reply = render.more(result, len(result.hits) if offset is None else offset, top_k, t)
         else:
             problem = question_problem(text, max_chars, t)
             if problem:
                 print(problem + "\n")
                 continue
-            last, offset = text, 0
-        result = await service.ask(last, top_k * PAGES)
-        print(render.plain_answer(result, offset, top_k, t) + "\n", flush=True)
+            earlier = conversation.context_for(text, last, None, time.time())
+            result = await service.ask(text, top_k * PAGES, context=earlier)
+            reply = render.answer(result, t)
+            last = Turn(text, earlier, (), time.time())
+        offset = reply.next_offset
+        print("\n\n".join(render.to_plain(m) for m in reply.messages) + "\n", flush=True)

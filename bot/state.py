@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from telegram.ext import ContextTypes
 
 from bot.config import BotSettings
+from bot.conversation import ConversationStore, MemoryConversations
 from bot.ratelimit import FloodLimiter
 from retrieval.service import QAService
-
-REMEMBERED_QUESTIONS = 2000
 
 
 @dataclass
@@ -29,15 +26,8 @@ class BotState:
     service: QAService
     settings: BotSettings
     limiter: FloodLimiter
-    questions: OrderedDict[str, str] = field(default_factory=OrderedDict)
     uploads: dict[str, PendingUpload] = field(default_factory=dict)
-
-    def remember(self, question: str) -> str:
-        token = secrets.token_urlsafe(6)
-        self.questions[token] = question
-        while len(self.questions) > REMEMBERED_QUESTIONS:
-            self.questions.popitem(last=False)
-        return token
+    conversations: ConversationStore = field(default_factory=MemoryConversations)
 
 
 STATE_KEY = "state"

@@ -72,6 +72,7 @@ class Texts:
     # inline mode
     inline_help_title: str
     inline_help_text: str
+    inline_more: str
     inline_nothing_title: str
     inline_nothing_text: str
     # the article list

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.corpus import Article, decode_article, parse_article, text_digest
+from retrieval.corpus import Article, Passage, decode_article, parse_article, text_digest
 from retrieval.embedder import Embedder
 from retrieval.engine import build_retriever, open_retriever
 from retrieval.errors import (
@@ -51,6 +51,14 @@ class ArticleSummary:
     passages: int
 
 
+@dataclass(frozen=True)
+class Surroundings:
+    """The passages around one passage of its article, nearest last in `before`."""
+
+    before: tuple[Passage, ...]
+    after: tuple[Passage, ...]
+
+
 class QAService:
     def __init__(
         self,
@@ -72,6 +80,7 @@ class QAService:
         self._reindex_lock = asyncio.Lock()
         # Why the live index is older than the corpus (its last rebuild failed), or None.
         self.stale_reason: str | None = None
+        self._positions: tuple[list[Passage], dict[str, int]] | None = None
 
     @classmethod
     def open(
@@ -117,6 +126,47 @@ class QAService:
         return await loop.run_in_executor(
             self._search_pool, functools.partial(retriever.search, query, k, context=context)
         )
+
+    async def surroundings(
+        self, passage_ids: list[str], before: int = 3, after: int = 1
+    ) -> dict[str, Surroundings]:
+        """For each passage id: up to `before` passages before it and `after` after it in its
+        article (for naming a speaker introduced earlier, and for the "Контекст" button)."""
+        passages = self._retriever.index.passages
+        loop = asyncio.get_running_loop()
+        find = functools.partial(self._surroundings, passages, passage_ids, before, after)
+        return await loop.run_in_executor(self._search_pool, find)
+
+    async def passage(self, passage_id: str) -> tuple[Passage, Article] | None:
+        """One passage by id, with its article (for a shared link); None when it is gone."""
+        index = self._retriever.index
+        loop = asyncio.get_running_loop()
+        i = await loop.run_in_executor(self._search_pool, self._position, index.passages, passage_id)
+        if i is None or index.passages[i].article_id not in index.articles:
+            return None
+        return index.passages[i], index.articles[index.passages[i].article_id]
+
+    def _position(self, passages: list[Passage], passage_id: str) -> int | None:
+        cached = self._positions
+        if cached is None or cached[0] is not passages:  # built once per index
+            cached = (passages, {p.passage_id: i for i, p in enumerate(passages)})
+            self._positions = cached
+        return cached[1].get(passage_id)
+
+    def _surroundings(
+        self, passages: list[Passage], passage_ids: list[str], before: int, after: int
+    ) -> dict[str, Surroundings]:
+        """Passages are stored in article order: neighbours are adjacent entries of one article."""
+        found: dict[str, Surroundings] = {}
+        for passage_id in passage_ids:
+            i = self._position(passages, passage_id)
+            if i is None:
+                continue
+            article = passages[i].article_id
+            prev = [p for p in passages[max(0, i - before) : i] if p.article_id == article]
+            nxt = [p for p in passages[i + 1 : i + 1 + after] if p.article_id == article]
+            found[passage_id] = Surroundings(tuple(prev), tuple(nxt))
+        return found
 
     def articles(self) -> list[ArticleSummary]:
         index = self._retriever.index

@@ -168,6 +168,9 @@ class FakeTelegram:
         self.commands_by_language: dict[str | None, list[dict]] = {}
         self.descriptions: dict[str | None, str] = {}
         self.short_descriptions: dict[str | None, str] = {}
+        self.inline_answers: dict[str, dict] = {}  # inline query id -> answerInlineQuery params
+        self.callback_answers: dict[str, dict] = {}  # callback query id -> answerCallbackQuery params
+        self.deleted: set[int] = set()  # message ids a user deleted
         self.webhook: dict[str, Any] = {}
         self.files: dict[str, bytes] = {}
         self.faults: dict[str, list[Fault]] = {}
@@ -260,14 +263,62 @@ class FakeTelegram:
         lang: str | None = None,
     ) -> dict:
         content: dict[str, Any] = {"text": text}
-        if text.startswith("/"):
-            command = text.split()[0]
-            content["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
+        entities = _entities(text)
+        if entities:
+            content["entities"] = entities
         if reply_to is not None:
             content["reply_to_message"] = reply_to
         message = self._message(user_id, chat_id, chat_type, lang, **content)
         self._push({"message": message})
         return message
+
+    def send_photo(
+        self, user_id: int, caption: str | None = None, chat_id: int | None = None, chat_type: str = "private"
+    ) -> dict:
+        photo = [{"file_id": "photo1", "file_unique_id": "p1", "width": 800, "height": 600}]
+        content: dict[str, Any] = {"photo": photo}
+        if caption is not None:
+            content["caption"] = caption
+            mentions = [e for e in _entities(caption) if e["type"] != "bot_command"]
+            if mentions:
+                content["caption_entities"] = mentions
+        message = self._message(user_id, chat_id, chat_type, **content)
+        self._push({"message": message})
+        return message
+
+    def send_inline_query(self, user_id: int, query: str, lang: str | None = None) -> str:
+        """A user typing "@bot query" in some chat; returns the inline query id."""
+        query_id = str(next(self._ids))
+        self._push(
+            {
+                "inline_query": {
+                    "id": query_id,
+                    "from": self._user(user_id, lang),
+                    "query": query,
+                    "offset": "",
+                }
+            }
+        )
+        return query_id
+
+    def wait_for_inline_answer(self, query_id: str, timeout: float = 60.0) -> dict:
+        with self._changed:
+            self._changed.wait_for(lambda: query_id in self.inline_answers, timeout)
+            if query_id not in self.inline_answers:
+                raise AssertionError(f"inline query {query_id} was never answered; rejected: {self.rejected}")
+            return self.inline_answers[query_id]
+
+    def wait_for_callback_answer(self, query_id: str, timeout: float = 60.0) -> dict:
+        with self._changed:
+            self._changed.wait_for(lambda: query_id in self.callback_answers, timeout)
+            if query_id not in self.callback_answers:
+                raise AssertionError(f"callback query {query_id} was never answered")
+            return self.callback_answers[query_id]
+
+    def delete(self, message: Sent) -> None:
+        """The user deleted one of the bot's messages: edits of and replies to it now fail."""
+        with self._lock:
+            self.deleted.add(int(message.params["_result"]["message_id"]))
 
     def send_sticker(self, user_id: int) -> dict:
         sticker = {
@@ -296,19 +347,31 @@ class FakeTelegram:
         self._push({"message": message})
         return message
 
-    def tap(self, user_id: int, message: Sent, data: str, lang: str | None = None) -> None:
-        bot_message = message.params.get("_result") or {}
-        self._push(
-            {
-                "callback_query": {
-                    "id": str(next(self._ids)),
-                    "from": self._user(user_id, lang),
-                    "chat_instance": "1",
-                    "message": bot_message,
-                    "data": data,
+    def tap(
+        self, user_id: int, message: Sent | None, data: str, lang: str | None = None, inline: bool = False
+    ) -> str:
+        """Tap a button; returns the callback query id. `message=None, inline=True`: a button
+        under a message sent in inline mode (no message in the update). A deleted message
+        arrives as an InaccessibleMessage, as Telegram sends it."""
+        query: dict[str, Any] = {
+            "id": str(next(self._ids)),
+            "from": self._user(user_id, lang),
+            "chat_instance": "1",
+            "data": data,
+        }
+        if inline:
+            query["inline_message_id"] = "inline-1"
+        if message is not None:
+            bot_message = message.params.get("_result") or {}
+            if int(bot_message.get("message_id", 0)) in self.deleted:
+                bot_message = {
+                    "chat": bot_message["chat"],
+                    "message_id": bot_message["message_id"],
+                    "date": 0,
                 }
-            }
-        )
+            query["message"] = bot_message
+        self._push({"callback_query": query})
+        return query["id"]
 
     def inject(self, method: str, fault: Fault) -> None:
         with self._lock:
@@ -424,7 +487,7 @@ class FakeTelegram:
             "username": BOT_USERNAME,
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": True,
         }
 
     async def _api_deleteWebhook(self, params: dict) -> bool:
@@ -470,17 +533,37 @@ class FakeTelegram:
 
     async def _api_sendMessage(self, params: dict) -> dict:
         text = str(params.get("text", ""))
-        shown = visible_text(text) if params.get("parse_mode") == "HTML" else text
-        if not shown.strip():
-            raise TelegramError(400, "Bad Request: message text is empty")
-        if utf16_len(shown) > TEXT_LIMIT:
-            raise TelegramError(400, "Bad Request: message is too long")
+        _check_text(text, params.get("parse_mode"))
         _check_markup(params.get("reply_markup"))
+        replying = params.get("reply_parameters") or {}
+        if int(replying.get("message_id") or 0) in self.deleted and not replying.get(
+            "allow_sending_without_reply"
+        ):
+            raise TelegramError(400, "Bad Request: message to be replied not found")
         return self._record("sendMessage", params, text)
 
     async def _api_editMessageReplyMarkup(self, params: dict) -> dict:
+        if int(params.get("message_id") or 0) in self.deleted:
+            raise TelegramError(400, "Bad Request: message to edit not found")
         _check_markup(params.get("reply_markup"))
         return self._record("editMessageReplyMarkup", params, "")
+
+    async def _api_answerInlineQuery(self, params: dict) -> bool:
+        results = params.get("results") or []
+        if len(results) > 50:
+            raise TelegramError(400, "Bad Request: too many inline query results")
+        ids = [str(r.get("id", "")) for r in results]
+        if len(set(ids)) != len(ids) or not all(1 <= len(i.encode()) <= 64 for i in ids):
+            raise TelegramError(400, "Bad Request: RESULT_ID_INVALID")
+        for result in results:
+            if result.get("type") != "article" or not result.get("title"):
+                raise TelegramError(400, "Bad Request: RESULT_TITLE_EMPTY")
+            content = result.get("input_message_content") or {}
+            _check_text(str(content.get("message_text", "")), content.get("parse_mode"))
+        with self._changed:
+            self.inline_answers[str(params.get("inline_query_id"))] = params
+            self._changed.notify_all()
+        return True
 
     async def _api_editMessageText(self, params: dict) -> dict:
         text = str(params.get("text", ""))
@@ -492,6 +575,16 @@ class FakeTelegram:
         return True
 
     async def _api_answerCallbackQuery(self, params: dict) -> bool:
+        query_id = str(params.get("callback_query_id"))
+        if query_id in self.callback_answers:
+            raise TelegramError(
+                400, "Bad Request: query is too old and response timeout expired or query ID is invalid"
+            )
+        if len(str(params.get("text") or "")) > 200:
+            raise TelegramError(400, "Bad Request: MESSAGE_TOO_LONG")
+        with self._changed:
+            self.callback_answers[query_id] = params
+            self._changed.notify_all()
         return True
 
     async def _api_getFile(self, params: dict) -> dict:
@@ -530,6 +623,30 @@ class FakeTelegram:
                 self._replies.setdefault(int(replied_to), []).append(sent)
             self._changed.notify_all()
         return result
+
+
+def _entities(text: str) -> list[dict]:
+    """The entities Telegram's client would attach: a leading command, @mentions (UTF-16 offsets)."""
+    found = []
+    if text.startswith("/"):
+        found.append({"type": "bot_command", "offset": 0, "length": utf16_len(text.split()[0])})
+    for match in re.finditer(r"(?<![\w@])@[A-Za-z][A-Za-z0-9_]{3,31}", text):
+        found.append(
+            {
+                "type": "mention",
+                "offset": utf16_len(text[: match.start()]),
+                "length": utf16_len(match.group()),
+            }
+        )
+    return found
+
+
+def _check_text(text: str, parse_mode: str | None) -> None:
+    shown = visible_text(text) if parse_mode == "HTML" else text
+    if not shown.strip():
+        raise TelegramError(400, "Bad Request: message text is empty")
+    if utf16_len(shown) > TEXT_LIMIT:
+        raise TelegramError(400, "Bad Request: message is too long")
 
 
 def _limited(text: str, limit: int) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from bot import texts
 from bot.config import BotSettings
-from bot.handlers import question_problem
+from bot.questions import question_problem
 from bot.ratelimit import FloodLimiter
 
 from .conftest import ROOT
@@ -41,7 +41,7 @@ def test_console_answers_without_telegram(seeds, tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert "Актау и Алят" in done.stdout
     assert "Источник:" in done.stdout and "2025 г." in done.stdout
-    assert "4. " in done.stdout  # "ещё" showed the next page
+    assert "Ещё по вопросу" in done.stdout  # "ещё" showed the next passages
 
 
 @pytest.mark.parametrize(

@@ -81,14 +81,14 @@ def test_odd_questions_get_a_valid_reply_in_bounded_time(bot: BotRun, text: str)
 def test_429_retry_after_is_respected(bot: BotRun) -> None:
     bot.fake.inject("sendMessage", Fault(429, "Too Many Requests: retry after 2", retry_after=2))
     replies, seconds = answer_to(bot, 3001, QUESTION)
-    assert "<blockquote>" in replies[0].text
+    assert "<blockquote expandable>" in replies[0].text
     assert seconds >= 2
 
 
 def test_5xx_answers_are_retried(bot: BotRun) -> None:
     bot.fake.inject("sendMessage", Fault(502, "Bad Gateway", times=3))
     replies, _ = answer_to(bot, 3002, QUESTION)
-    assert "<blockquote>" in replies[0].text
+    assert "<blockquote expandable>" in replies[0].text
 
 
 def test_a_hanging_api_call_times_out_and_is_retried(bot: BotRun) -> None:
@@ -248,7 +248,7 @@ def test_webhook_mode_refuses_forged_updates(tmp_path: Path, configured: str | N
         done = httpx.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret})
         assert done.status_code == 200
         replies = fake.wait_for_reply(update["message"]["message_id"], 60)
-        assert len(replies) == 1 and "<blockquote>" in replies[0].text
+        assert len(replies) == 1 and "<blockquote expandable>" in replies[0].text
         assert not fake.messages(ADMIN), "a forged /reindex was handled"
         assert "getUpdates" not in fake.calls
     finally:

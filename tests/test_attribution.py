@@ -1,0 +1,74 @@
+"""Speakers named from the passage and the one before, the attribution styles of news texts."""
+
+import pytest
+
+from bot.attribution import speaker
+
+
+def span_of(text: str, sentence: str) -> tuple[int, int]:
+    start = text.index(sentence)
+    return start, start + len(sentence)
+
+
+@pytest.mark.parametrize(
+    ("text", "sentence", "previous", "expected"),
+    [
+        (
+            "«Он создаст новый маршрут», - сказал Рустем Бектрумов.",
+            "«Он создаст новый маршрут»",
+            None,
+            "Рустем Бектрумов",
+        ),
+        (
+            "Косбаева отметила, что отношения на пике.",
+            "Косбаева отметила, что отношения на пике.",
+            None,
+            "Косбаева",
+        ),
+        (
+            "По словам Ишмухамедова, стороны обсуждали инвестиции.",
+            "стороны обсуждали инвестиции.",
+            None,
+            "по словам Ишмухамедова",
+        ),
+        (
+            "Он отметил, что визит важен.",
+            "Он отметил, что визит важен.",
+            "Руслан Тусупбеков отметил, что визит важен.",
+            "Руслан Тусупбеков",
+        ),
+        (
+            "По ее словам, маршрут укрепит позиции.",
+            "маршрут укрепит позиции.",
+            "Об этом сказала Trend эксперт Института Казахстана Амина Косбаева.",
+            "Амина Косбаева",
+        ),
+        (
+            "«Это уникальный случай», — отметил он.",
+            "«Это уникальный случай»",
+            "Эксперт Шарип Ишмухамедов прокомментировал визит.",
+            "Шарип Ишмухамедов",
+        ),
+        (
+            "«Наши страны — партнёры. Мы видим перспективы.",
+            "Мы видим перспективы.",
+            "Гусейнов отметил, что страны связаны.",
+            "Гусейнов",
+        ),
+    ],
+)
+def test_speaker_styles(text: str, sentence: str, previous: str | None, expected: str) -> None:
+    assert speaker(text, span_of(text, sentence), previous) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "previous"),
+    [
+        ("Товарооборот составил 547 миллионов долларов.", "Косбаева отметила, что отношения на пике."),
+        ("Он отметил, что визит важен.", None),  # a pronoun with nobody named before
+        ("Как отметил господин Президент: рост продолжится.", None),
+        ("Казахстан и Азербайджан выстроили партнёрство.", None),
+    ],
+)
+def test_nobody_is_named_when_unsure(text: str, previous: str | None) -> None:
+    assert speaker(text, (0, len(text)), previous) is None
