@@ -58,7 +58,7 @@ def start_bot(
     bigger write fails with EFBIG, like a full disk)."""
     base = f"http://127.0.0.1:{port or fake.port}"
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "EMBEDDING_MODEL"},  # the default, unless asked
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_BASE_URL": f"{base}/bot",
         "TELEGRAM_API_BASE_FILE_URL": f"{base}/file/bot",
@@ -70,7 +70,6 @@ def start_bot(
         "HF_HUB_OFFLINE": "1",
         **(extra_env or {}),
     }
-    env.pop("EMBEDDING_MODEL", None)
 
     def limit_files() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
