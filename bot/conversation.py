@@ -20,7 +20,8 @@ KEEP_SECONDS = 24 * 3600.0  # a reply to an older answer still finds its questio
 TURNS_PER_CHAT = 8
 MAX_CHATS = 10_000
 MAX_CONTEXT_CHARS = 400  # a chain of follow-ups keeps only the latest words of its context
-MAX_FOLLOW_UP_WORDS = 8  # a longer question brings its own context
+MAX_FOLLOW_UP_WORDS = 12  # a longer question brings its own context
+MAX_BARE_WORDS = 4  # "а сколько?", "когда именно?": question words only
 
 _WORD = re.compile(r"[\w-]+")
 # Words that point back to something said before, in the four languages.
@@ -132,7 +133,7 @@ def reads_as_follow_up(question: str) -> bool:
         return False
     if words[0] in _OPENERS or any(w in _POINTING_BACK for w in words):
         return True
-    return all(w in _QUESTION_WORDS for w in words)
+    return len(words) <= MAX_BARE_WORDS and all(w in _QUESTION_WORDS for w in words)
 
 
 def context_for(question: str, last: Turn | None, replied: Turn | None, now: float) -> str | None:

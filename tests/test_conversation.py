@@ -11,7 +11,14 @@ CABLE = "Какие порты соединит кабель по дну Кас�
 
 @pytest.mark.parametrize(
     "question",
-    ["а когда его достроят?", "а сколько это стоит?", "кто это сказал?", "когда?", "and how much is it?"],
+    [
+        "а когда его достроят?",
+        "а сколько это стоит?",
+        "кто это сказал?",
+        "когда?",
+        "and how much is it?",
+        "а Токаев в Азербайджан сколько раз за это время?",
+    ],
 )
 def test_short_or_anaphoric_questions_are_follow_ups(question: str) -> None:
     assert reads_as_follow_up(question)
