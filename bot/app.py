@@ -18,11 +18,13 @@ from telegram.ext import (
     filters,
 )
 
-from bot import admin, buttons, errors, inline, questions, texts
+from bot import admin, buttons, errors, feedback, inline, questions, texts
 from bot.config import BotSettings
+from bot.persistence import StorePersistence
 from bot.ratelimit import FloodLimiter
 from bot.resilience import RetryingLimiter
 from bot.state import STATE_KEY, BotState
+from bot.store import Store
 from retrieval.service import QAService
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,11 @@ async def _post_init(application: Application) -> None:
             await bot.set_my_short_description(t.short_description, language_code=code)
         except TelegramError as problem:  # the profile is cosmetic: never a reason not to start
             log.warning("could not set the %s bot description: %s", lang, problem)
+    await admin.set_admin_menus(application, application.bot_data[STATE_KEY].settings.admin_ids)
+
+
+async def _post_shutdown(application: Application) -> None:
+    application.bot_data[STATE_KEY].store.close()
 
 
 async def _warn_admins_of_a_stale_index(application: Application) -> None:
@@ -58,11 +65,14 @@ async def _warn_admins_of_a_stale_index(application: Application) -> None:
             # Bounded: an admin the API cannot reach must not hold up the start.
             await asyncio.wait_for(application.bot.send_message(admin_id, text), ADMIN_NOTICE_TIMEOUT)
         except (TelegramError, TimeoutError) as problem:
-            log.warning("could not tell admin %s that the index is stale: %r", admin_id, problem)
+            who = shared.store.hash.user(admin_id)[:12]  # never a raw id in the log
+            log.warning("could not tell admin %s that the index is stale: %r", who, problem)
 
 
 def build_application(settings: BotSettings, service: QAService) -> Application:
     token = settings.telegram_bot_token.get_secret_value().strip()
+    secret = settings.id_hash_key.get_secret_value() if settings.id_hash_key else None
+    store = Store.open(settings.data_dir, secret, settings.log_retention_days)
     application = (
         ApplicationBuilder()
         .token(token)
@@ -71,26 +81,45 @@ def build_application(settings: BotSettings, service: QAService) -> Application:
         .concurrent_updates(CONCURRENT_UPDATES)
         .rate_limiter(RetryingLimiter())
         .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
         .arbitrary_callback_data(CALLBACK_DATA_CACHE)
+        .persistence(StorePersistence(store))
         .build()
     )
-    application.bot_data[STATE_KEY] = BotState(service, settings, FloodLimiter(settings.questions_per_minute))
+    limiter = FloodLimiter(settings.questions_per_minute)
+    application.bot_data[STATE_KEY] = BotState(service, settings, limiter, store)
     admins = filters.User(user_id=list(settings.admin_ids))
     captioned = (filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION) & filters.CAPTION
+    private = filters.ChatType.PRIVATE
+    admin_commands = []
+    for name, callback in (
+        ("reindex", admin.reindex),
+        ("articles", admin.articles),
+        ("stats", feedback.stats),
+        ("export", feedback.export),
+    ):
+        admin_commands += [
+            CommandHandler(name, callback, filters=admins),
+            CommandHandler(name, admin.not_admin),
+        ]
     application.add_handlers(
         [
             CommandHandler("start", questions.start),
             CommandHandler("help", questions.help_command),
             CommandHandler("sources", admin.sources),
-            CommandHandler("reindex", admin.reindex, filters=admins),
-            CommandHandler("reindex", admin.not_admin),
+            *admin_commands,
             MessageHandler(filters.Document.ALL & admins, admin.document),
+            MessageHandler(filters.FORWARDED & admins & private, admin.forwarded),
             MessageHandler(captioned, questions.question),  # a non-admin's caption is a question
-            MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE, admin.not_admin),
+            MessageHandler(filters.Document.ALL & private, admin.not_admin),
             MessageHandler(filters.TEXT & ~filters.COMMAND, questions.question),
             MessageHandler(filters.COMMAND, questions.unknown_command),
             MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL, questions.non_text),
-            CallbackQueryHandler(admin.confirm_button, pattern=r"^(replace|cancel):"),
+            CallbackQueryHandler(admin.confirm_button, pattern=buttons.kind("confirm")),
+            CallbackQueryHandler(admin.articles_button, pattern=buttons.kind("articles")),
+            CallbackQueryHandler(admin.article_button, pattern=buttons.kind("article")),
+            CallbackQueryHandler(feedback.vote, pattern=buttons.kind("vote")),
+            CallbackQueryHandler(feedback.reason, pattern=buttons.kind("reason")),
             CallbackQueryHandler(buttons.ask_button, pattern=buttons.kind("ask")),
             CallbackQueryHandler(buttons.more_button, pattern=buttons.kind("more")),
             CallbackQueryHandler(buttons.context_button, pattern=buttons.kind("ctx")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
@@ -28,6 +29,10 @@ class BotSettings(RetrievalSettings):
     questions_per_minute: int = Field(default=20, ge=1)
     max_question_chars: int = Field(default=1000, ge=10)
     max_upload_bytes: int = Field(default=1_000_000, ge=1000)
+    # The durable store (question log, feedback, pending confirmations, button state).
+    data_dir: Path = Path(".data")
+    log_retention_days: int = Field(default=90, ge=1, le=3650)
+    id_hash_key: SecretStr | None = Field(default=None, min_length=16)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -42,6 +47,11 @@ class BotSettings(RetrievalSettings):
             items = json.loads(text) if text.startswith("[") else text.split(",")
             return frozenset(int(str(item).strip()) for item in items if str(item).strip())
         return value
+
+    @field_validator("id_hash_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     def token_problem(self) -> str | None:
         """Why the token cannot work, or None. Never includes the token itself."""

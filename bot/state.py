@@ -9,14 +9,8 @@ from telegram.ext import ContextTypes
 from bot.config import BotSettings
 from bot.conversation import ConversationStore, MemoryConversations
 from bot.ratelimit import FloodLimiter
+from bot.store import Store
 from retrieval.service import QAService
-
-
-@dataclass
-class PendingUpload:
-    file_name: str
-    data: bytes
-    admin_id: int
 
 
 @dataclass
@@ -26,7 +20,7 @@ class BotState:
     service: QAService
     settings: BotSettings
     limiter: FloodLimiter
-    uploads: dict[str, PendingUpload] = field(default_factory=dict)
+    store: Store
     conversations: ConversationStore = field(default_factory=MemoryConversations)
 
 

@@ -39,6 +39,7 @@ class Texts:
     description: str  # setMyDescription: shown before the user presses Start (<= 512)
     short_description: str  # setMyShortDescription: profile page and shares (<= 120)
     commands: dict[str, str]  # command -> its description in the menu
+    admin_commands: dict[str, str]  # added to the menu of admins only (chat-scoped)
     examples: tuple[str, ...]
     # small talk
     greeting_reply: str
@@ -103,6 +104,61 @@ class Texts:
     upload_cancelled: str
     upload_expired: str
     upload_saved: str
+    upload_renamed: str
+    upload_save_failed: str
+    problem_format: str
+    problem_too_big: str
+    problem_binary: str
+    problem_not_utf8: str
+    problem_empty: str
+    problem_duplicate: str
+    problem_bad_header_date: str
+    problem_bad_text: str
+    problem_bad_sources: str
+    problem_disk_full: str
+    problem_disk: str
+    problem_missing: str
+    caption_problems: str
+    metadata_saved: str
+    metadata_labels: dict[str, str]
+    post_no_text: str
+    post_not_channel: str
+    # admin: the article list, deleting, confirmations
+    articles_header: str
+    articles_empty: str
+    articles_item: str
+    articles_prev: str
+    articles_next: str
+    article_head_button: str
+    article_delete_button: str
+    article_head: str
+    article_gone: str
+    delete_confirm: str
+    delete_yes: str
+    deleted: str
+    confirm_expired: str
+    cancelled: str
+    reindex_shrink: str
+    reindex_shrink_yes: str
+    # admin: statistics and the question log
+    stats_header: str
+    stats_empty: str
+    stats_per_day: str
+    stats_confidence: str
+    stats_latency: str
+    stats_feedback: str
+    stats_reasons: str
+    stats_missed: str
+    export_caption: str
+    export_empty: str
+    # feedback under answers
+    vote_thanks: str
+    vote_why: str
+    reason_wrong_passage: str
+    reason_no_answer: str
+    reason_wrong_source: str
+    reason_thanks: str
+    vote_gone: str
 
     def date(self, day: int, month: int, year: int) -> str:
         return self.date_format.format(day=day, month=self.months[month - 1], year=year)
@@ -132,8 +188,8 @@ def _coerce(lang: str, key: str, value: object, russian: object) -> object:
         if key == "months" and len(value) != 12:
             raise CatalogueError(f"{lang}.toml: months must name 12 months, got {len(value)}")
         return tuple(value)
-    if not isinstance(value, dict) or set(value) != set(russian):  # commands: the same commands
-        raise CatalogueError(f"{lang}.toml: {key} must describe the commands {sorted(russian)}")
+    if not isinstance(value, dict) or set(value) != set(russian):  # commands, labels: the same keys
+        raise CatalogueError(f"{lang}.toml: {key} must describe {sorted(russian)}")
     return dict(value)
 
 

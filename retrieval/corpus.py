@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
+import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+import tomlkit
 
 from retrieval.errors import CorpusError
 from retrieval.text import clean_text, sentence_spans
@@ -114,17 +118,19 @@ def text_digest(text: str) -> str:
 def read_article_text(path: Path) -> str:
     size = path.stat().st_size
     if size > MAX_ARTICLE_BYTES:
-        raise CorpusError(path.name, f"file is {size} bytes, more than the {MAX_ARTICLE_BYTES} allowed")
+        raise CorpusError(
+            path.name, f"file is {size} bytes, more than the {MAX_ARTICLE_BYTES} allowed", "too_big"
+        )
     return decode_article(path.name, path.read_bytes())
 
 
 def decode_article(name: str, data: bytes) -> str:
     if b"\x00" in data:
-        raise CorpusError(name, "binary file, not text")
+        raise CorpusError(name, "binary file, not text", "binary")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CorpusError(name, f"not UTF-8 text (bad byte at offset {exc.start})") from None
+        raise CorpusError(name, f"not UTF-8 text (bad byte at offset {exc.start})", "not_utf8") from None
 
 
 def load_sources(path: Path) -> dict[str, Source]:
@@ -133,7 +139,7 @@ def load_sources(path: Path) -> dict[str, Source]:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CorpusError(path.name, f"not valid TOML: {exc}") from None
+        raise CorpusError(path.name, f"not valid TOML: {exc}", "bad_sources") from None
     sources = {}
     for name, entry in raw.items():
         if not isinstance(entry, dict):
@@ -151,6 +157,52 @@ def load_sources(path: Path) -> dict[str, Source]:
             author=_opt_str(path, name, entry, "author"),
         )
     return sources
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace path with data so that a crash leaves the old file or the new one, never a part:
+    a staging file beside it, fsync, rename, fsync of the folder (the rename itself is durable
+    only then). The staging file is removed when anything fails."""
+    staging = path.with_name(f".{path.name}.uploading")
+    try:
+        with open(staging, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(staging, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            staging.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def set_source(seeds_dir: Path, name: str, source: Source | None) -> Source | None:
+    """Set (or with None remove) one article's entry in sources.toml, keeping every other entry
+    and the comments; written atomically. Returns the entry it replaced."""
+    path = Path(seeds_dir) / SOURCES_FILE
+    previous = load_sources(path).get(name)  # also refuses to edit a file that is already broken
+    document = tomlkit.parse(path.read_text("utf-8")) if path.exists() else tomlkit.document()
+    if name in document:
+        del document[name]
+    if source is not None:
+        table = tomlkit.table()
+        for f in fields(Source):
+            value = getattr(source, f.name)
+            if value is not None:
+                table[f.name] = value
+        if len(table):
+            document[name] = table
+    write_atomic(path, tomlkit.dumps(document).encode("utf-8"))
+    return previous
 
 
 def _opt_str(path: Path, name: str, entry: dict, key: str) -> str | None:
@@ -180,7 +232,9 @@ def parse_article(file_name: str, text: str, source: Source | None = None) -> Ar
         try:
             header_date = dt.date.fromisoformat(header.group(1))
         except ValueError:
-            raise CorpusError(file_name, f"bad date in header: {header.group(1)!r}") from None
+            raise CorpusError(
+                file_name, f"bad date in header: {header.group(1)!r}", "bad_header_date"
+            ) from None
         text = text[header.end() :]
     paragraphs = split_paragraphs(text)
     author = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from retrieval.corpus import Corpus
 from retrieval.embedder import Embedder
 from retrieval.errors import IndexCorruptError, IndexMissingError, StaleIndexError
 from retrieval.index import BuildReport, build_index, check_fresh, load_index, read_manifest
@@ -27,8 +28,8 @@ def open_retriever(
 
 
 def build_retriever(
-    seeds_dir: Path, index_dir: Path, embedder: Embedder, analyzer: Analyzer
+    seeds_dir: Path, index_dir: Path, embedder: Embedder, analyzer: Analyzer, corpus: Corpus | None = None
 ) -> tuple[Retriever, BuildReport]:
-    """Build a new generation and open a Retriever on it."""
-    report = build_index(seeds_dir, index_dir, embedder, analyzer)
+    """Build a new generation (of `corpus` when already parsed) and open a Retriever on it."""
+    report = build_index(seeds_dir, index_dir, embedder, analyzer, corpus)
     return Retriever(load_index(index_dir), embedder, analyzer), report

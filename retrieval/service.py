@@ -9,40 +9,104 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import multiprocessing
 import os
-import re
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from retrieval.corpus import Article, Passage, decode_article, parse_article, text_digest
+import tomlkit
+
+from retrieval.corpus import (
+    ARTICLE_SUFFIX,
+    Article,
+    Passage,
+    Source,
+    decode_article,
+    fsync_dir,
+    load_corpus,
+    parse_article,
+    set_source,
+    text_digest,
+    write_atomic,
+)
 from retrieval.embedder import Embedder
 from retrieval.engine import build_retriever, open_retriever
 from retrieval.errors import (
     ArticleExistsError,
+    ArticleNotFoundError,
     CorpusError,
     ReindexBusyError,
     RetrievalError,
+    ShrinkRefusedError,
     UploadRejectedError,
 )
 from retrieval.index import BuildReport, check_fresh, load_index, remove_leftovers
+from retrieval.ingest import article_format, safe_file_name, to_plain_text
 from retrieval.results import SearchResult
 from retrieval.search import Retriever
 from retrieval.text import Analyzer
 
 log = logging.getLogger(__name__)
 
-_SAFE_NAME = re.compile(r"^[\w][\w.-]{0,98}\.txt$")
 SEARCH_THREADS = 2
+TRASH_DIR = ".trash"
+KEEP_SHARE = 0.5  # a reindex keeping fewer than this share of the articles needs a confirmation
 
 
 @dataclass(frozen=True)
 class CheckedUpload:
-    """An uploaded article that passed `QAService.check_upload`."""
+    """An uploaded article that passed `QAService.check_upload`: the safe file name it gets,
+    the name it was sent as, its text, and the metadata to record (None: leave as is)."""
 
     name: str
-    data: bytes
+    given_name: str | None
+    text: str
+    source: Source | None
     overwrite: bool
+
+    @property
+    def renamed(self) -> bool:
+        return self.name != self.given_name
+
+
+def check_article(
+    seeds_dir: Path,
+    max_bytes: int,
+    file_name: str | None,
+    data: bytes,
+    source: Source | None = None,
+    overwrite: bool = False,
+) -> CheckedUpload:
+    """Validate an upload: format by ending (.txt, .md, .html), size, encoding, some text, a safe
+    file name, no other article with the same text, and no overwrite unless asked for."""
+    name = safe_file_name(file_name)
+    kind = article_format(file_name)
+    if kind is None:
+        raise UploadRejectedError("format", file_name or "", "only .txt, .md and .html files are accepted")
+    if len(data) > max_bytes:
+        raise UploadRejectedError(
+            "too_big", name, f"{len(data)} bytes, more than {max_bytes}", size=len(data), limit=max_bytes
+        )
+    try:
+        text = to_plain_text(kind, decode_article(name, data))
+        article = parse_article(name, text)
+    except CorpusError as problem:
+        raise UploadRejectedError(problem.code or "bad_text", name, problem.problem) from None
+    if article is None:
+        raise UploadRejectedError("empty", name, "the file has no text")
+    if (seeds_dir / name).exists() and not overwrite:
+        raise ArticleExistsError(name)
+    digest = text_digest(text)
+    for existing in sorted(seeds_dir.glob(f"*{ARTICLE_SUFFIX}")):
+        same = text_digest(existing.read_bytes().decode("utf-8", "replace")) == digest
+        if same and existing.name != name:
+            raise UploadRejectedError(
+                "duplicate", name, f"same text as the existing article {existing.name}", other=existing.name
+            )
+    return CheckedUpload(name, file_name, text, source, overwrite)
 
 
 @dataclass(frozen=True)
@@ -81,6 +145,7 @@ class QAService:
         # Why the live index is older than the corpus (its last rebuild failed), or None.
         self.stale_reason: str | None = None
         self._positions: tuple[list[Passage], dict[str, int]] | None = None
+        self._check_pool: ProcessPoolExecutor | None = None  # started at the first upload
 
     @classmethod
     def open(
@@ -175,65 +240,96 @@ class QAService:
             counts[passage.article_id] = counts.get(passage.article_id, 0) + 1
         return [ArticleSummary(a, counts.get(a.article_id, 0)) for a in index.articles.values()]
 
-    async def reindex(self) -> BuildReport:
-        """Build a new index beside the live one and swap it in only if the build succeeded."""
+    def first_passage(self, article_id: str) -> str | None:
+        """The article's first passage in the live index (its opening paragraph)."""
+        return next((p.text for p in self._retriever.index.passages if p.article_id == article_id), None)
+
+    async def reindex(self, allow_shrink: bool = False) -> BuildReport:
+        """Build a new index beside the live one and swap it in only if the build succeeded.
+
+        A corpus with no article, or with fewer than half the live index's articles, raises
+        ShrinkRefusedError before anything is built, unless allow_shrink (the admin confirmed).
+        """
         if self._reindex_lock.locked():
             raise ReindexBusyError("a reindex is already running")
         async with self._reindex_lock:
             loop = asyncio.get_running_loop()
-            retriever, report = await loop.run_in_executor(self._build_pool, self._build)
+            build = functools.partial(self._build, allow_shrink)
+            retriever, report = await loop.run_in_executor(self._build_pool, build)
             self._retriever = retriever
             self.stale_reason = None
             return report
 
-    def _build(self) -> tuple[Retriever, BuildReport]:
+    def _build(self, allow_shrink: bool) -> tuple[Retriever, BuildReport]:
+        corpus = load_corpus(self.seeds_dir)
+        old, new = len(self._retriever.index.articles), len(corpus.articles)
+        if not allow_shrink and (new == 0 or new < old * KEEP_SHARE):
+            raise ShrinkRefusedError(old, new)
         try:
-            return build_retriever(self.seeds_dir, self.index_dir, self._embedder, self._analyzer)
+            return build_retriever(self.seeds_dir, self.index_dir, self._embedder, self._analyzer, corpus)
         except Exception:
             remove_leftovers(self.index_dir)
             raise
 
-    def check_upload(self, file_name: str | None, data: bytes, overwrite: bool = False) -> CheckedUpload:
-        """Validate an uploaded article once: name, size, encoding, text, no duplicate, and no
-        overwrite unless asked for. Nothing is written."""
-        name = os.path.basename((file_name or "").replace("\\", "/"))
-        if name != (file_name or "") or not _SAFE_NAME.match(name) or ".." in name:
-            raise UploadRejectedError(
-                f"unsafe file name {file_name!r}: use letters, digits, '.', '-', '_' and the .txt ending"
-            )
-        if len(data) > self.max_upload_bytes:
-            raise UploadRejectedError(
-                f"{name}: {len(data)} bytes, more than the {self.max_upload_bytes} allowed"
-            )
+    async def check_upload(
+        self, file_name: str | None, data: bytes, source: Source | None = None, overwrite: bool = False
+    ) -> CheckedUpload:
+        """Validate an uploaded article once (see `check_article`), in a worker process: parsing
+        a large text and hashing the corpus are CPU work that would stall questions. Nothing is
+        written."""
+        if self._check_pool is None:
+            self._check_pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        call = functools.partial(
+            check_article, self.seeds_dir, self.max_upload_bytes, file_name, data, source, overwrite
+        )
         try:
-            text = decode_article(name, data)
-            article = parse_article(name, text)
-        except CorpusError as problem:
-            raise UploadRejectedError(str(problem)) from None
-        if article is None:
-            raise UploadRejectedError(f"{name}: the file has no text")
-        if (self.seeds_dir / name).exists() and not overwrite:
-            raise ArticleExistsError(f"{name} already exists")
-        digest = text_digest(text)
-        for existing in sorted(self.seeds_dir.glob("*.txt")):
-            same = text_digest(existing.read_bytes().decode("utf-8", "replace")) == digest
-            if same and existing.name != name:
-                raise UploadRejectedError(f"{name}: same text as the existing article {existing.name}")
-        return CheckedUpload(name, data, overwrite)
+            return await asyncio.get_running_loop().run_in_executor(self._check_pool, call)
+        except BrokenProcessPool:  # the worker died (out of memory, killed): a fresh one next time
+            self._check_pool = None
+            raise
 
-    async def add_article(self, upload: CheckedUpload) -> BuildReport:
-        """Store a checked article in the corpus (atomically) and reindex."""
-        if self._reindex_lock.locked():
-            raise ReindexBusyError("a reindex is already running")
+    async def save_article(self, upload: CheckedUpload) -> None:
+        """Write a checked article (and its sources.toml entry) durably; when this returns the
+        article is on disk, when it raises (OSError: disk full, permissions) it is not."""
+        await asyncio.to_thread(self._save_article, upload)
+
+    def _save_article(self, upload: CheckedUpload) -> None:
         target = self.seeds_dir / upload.name
         if target.exists() and not upload.overwrite:  # another admin was faster
-            raise ArticleExistsError(f"{upload.name} already exists")
-        staging = self.seeds_dir / f".{upload.name}.uploading"
-        staging.write_bytes(upload.data)
-        os.replace(staging, target)
-        return await self.reindex()
+            raise ArticleExistsError(upload.name)
+        if upload.source is not None:  # metadata first: the article's rename is the commit point
+            set_source(self.seeds_dir, upload.name, upload.source)
+        write_atomic(target, upload.text.encode("utf-8"))
+        log.info("saved article %s (%d bytes)", upload.name, len(upload.text))
+
+    async def delete_article(self, name: str) -> Path:
+        """Move an article to SEEDS_DIR/.trash (with its metadata beside it); the path it went to."""
+        return await asyncio.to_thread(self._delete_article, name)
+
+    def _delete_article(self, name: str) -> Path:
+        source = self.seeds_dir / name
+        if Path(name).name != name or not source.is_file():
+            raise ArticleNotFoundError(f"no article {name!r} in {self.seeds_dir}")
+        trash = self.seeds_dir / TRASH_DIR
+        trash.mkdir(exist_ok=True)
+        target = trash / name
+        if target.exists():
+            target = trash / f"{Path(name).stem}.{time.strftime('%Y%m%d-%H%M%S')}{Path(name).suffix}"
+        os.replace(source, target)
+        fsync_dir(self.seeds_dir)
+        fsync_dir(trash)
+        metadata = set_source(self.seeds_dir, name, None)
+        if metadata is not None:
+            entry = {f.name: getattr(metadata, f.name) for f in fields(Source) if getattr(metadata, f.name)}
+            write_atomic(
+                target.with_name(target.name + ".toml"), tomlkit.dumps({name: entry}).encode("utf-8")
+            )
+        log.info("moved article %s to %s", name, target)
+        return target
 
     def close(self) -> None:
+        if self._check_pool is not None:
+            self._check_pool.shutdown(wait=False, cancel_futures=True)
         self._search_pool.shutdown(wait=False, cancel_futures=True)
         self._build_pool.shutdown(wait=False, cancel_futures=True)
 

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,7 @@ def start_bot(
         "ADMIN_IDS": f"{ADMIN},{SECOND_ADMIN}",
         "SEEDS_DIR": str(seeds),
         "INDEX_DIR": str(index),
+        "DATA_DIR": str(index.parent / "data"),  # the store beside the index, never the repository's
         "TOP_K": "3",
         "QUESTIONS_PER_MINUTE": str(per_minute),
         "HF_HUB_OFFLINE": "1",
@@ -83,6 +85,17 @@ def start_bot(
             stderr=subprocess.STDOUT,
             preexec_fn=limit_files if max_file_bytes else None,
         )
+
+
+def wait_until_polling(fake: FakeTelegram, process: subprocess.Popen, timeout: float = 300) -> None:
+    """Until the bot asks for updates; fails at once when the process died on the way."""
+    deadline = time.monotonic() + timeout
+    while "getUpdates" not in fake.calls:
+        if process.poll() is not None:
+            raise AssertionError(f"the bot exited with status {process.returncode} before polling")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the bot did not start polling within {timeout} s")
+        time.sleep(0.05)
 
 
 def stop_bot(process: subprocess.Popen) -> None:
@@ -105,7 +118,7 @@ def running_bot(workdir: Path, seeds: Path, per_minute: int = 1000) -> Iterator[
     process = start_bot(fake, seeds, workdir / "index", workdir / "bot.log", per_minute)
     run = BotRun(fake, seeds, workdir / "bot.log", process)
     try:
-        fake.wait_for_call("getUpdates", timeout=300)
+        wait_until_polling(fake, process)
         yield run
     finally:
         stop_bot(process)

@@ -166,6 +166,7 @@ class FakeTelegram:
         self.calls: list[str] = []
         self.commands: list[dict] = []
         self.commands_by_language: dict[str | None, list[dict]] = {}
+        self.commands_by_chat: dict[int, list[dict]] = {}  # BotCommandScopeChat lists
         self.descriptions: dict[str | None, str] = {}
         self.short_descriptions: dict[str | None, str] = {}
         self.inline_answers: dict[str, dict] = {}  # inline query id -> answerInlineQuery params
@@ -334,7 +335,9 @@ class FakeTelegram:
         self._push({"message": message})
         return message
 
-    def send_document(self, user_id: int, file_name: str, data: bytes) -> dict:
+    def send_document(
+        self, user_id: int, file_name: str, data: bytes, caption: str | None = None, lang: str | None = None
+    ) -> dict:
         file_id = f"doc{len(self.files) + 1}"
         self.files[file_id] = data
         document = {
@@ -342,8 +345,46 @@ class FakeTelegram:
             "file_unique_id": file_id,
             "file_name": file_name,
             "file_size": len(data),
+            "mime_type": "text/plain",
         }
-        message = self._message(user_id, None, "private", document=document, mime_type="text/plain")
+        content: dict[str, Any] = {"document": document}
+        if caption is not None:
+            content["caption"] = caption
+        message = self._message(user_id, None, "private", lang, **content)
+        self._push({"message": message})
+        return message
+
+    def forward_post(
+        self,
+        user_id: int,
+        channel_title: str,
+        channel_username: str | None,
+        post_id: int,
+        post_date: int,
+        text: str | None = None,
+        caption: str | None = None,
+        media_group_id: str | None = None,
+        channel_id: int = -1001234567890,
+    ) -> dict:
+        """A channel post forwarded to the bot (forward_origin of type channel); with `caption`
+        it is a photo post, with `media_group_id` one part of an album."""
+        chat = {"id": channel_id, "type": "channel", "title": channel_title}
+        if channel_username:
+            chat["username"] = channel_username
+        content: dict[str, Any] = {
+            "forward_origin": {"type": "channel", "chat": chat, "message_id": post_id, "date": post_date}
+        }
+        if text is not None:
+            content["text"] = text
+        else:
+            content["photo"] = [
+                {"file_id": f"photo{post_id}", "file_unique_id": "p", "width": 9, "height": 9}
+            ]
+            if caption is not None:
+                content["caption"] = caption
+        if media_group_id is not None:
+            content["media_group_id"] = media_group_id
+        message = self._message(user_id, None, "private", **content)
         self._push({"message": message})
         return message
 
@@ -378,6 +419,15 @@ class FakeTelegram:
             self.faults.setdefault(method, []).append(fault)
 
     # -- what tests read -------------------------------------------------------------------
+    def documents(self, chat_id: int | None = None, since: int = 0) -> list[Sent]:
+        """Files the bot sent (sendDocument): params["document"] is {"filename", "data"}."""
+        with self._lock:
+            return [
+                s
+                for s in self.sent[since:]
+                if s.method == "sendDocument" and (chat_id is None or s.chat_id == chat_id)
+            ]
+
     def messages(self, chat_id: int | None = None, since: int = 0) -> list[Sent]:
         with self._lock:
             return [
@@ -502,6 +552,12 @@ class FakeTelegram:
         commands = params.get("commands", [])
         if not all(1 <= len(c.get("description", "")) <= 256 for c in commands):
             raise TelegramError(400, "Bad Request: command description must be 1-256 characters")
+        scope = params.get("scope") or {"type": "default"}
+        if scope["type"] == "chat":
+            self.commands_by_chat[int(scope["chat_id"])] = commands
+            return True
+        if scope["type"] != "default":
+            raise TelegramError(400, f"Bad Request: the fake does not know scope {scope['type']}")
         self.commands_by_language[params.get("language_code")] = commands
         if not params.get("language_code"):
             self.commands = commands
@@ -570,6 +626,13 @@ class FakeTelegram:
         if params.get("parse_mode") == "HTML":
             visible_text(text)
         return self._record("editMessageText", params, text)
+
+    async def _api_sendDocument(self, params: dict) -> dict:
+        document = params.get("document")
+        if not isinstance(document, dict) or "data" not in document:
+            raise TelegramError(400, "Bad Request: there is no document in the request")
+        _check_markup(params.get("reply_markup"))
+        return self._record("sendDocument", params, str(params.get("caption", "")))
 
     async def _api_sendChatAction(self, params: dict) -> bool:
         return True
@@ -675,6 +738,9 @@ async def _params(request: web.Request) -> dict[str, Any]:
     elif request.can_read_body:
         params.update(await request.post())
     for key, value in list(params.items()):
+        if isinstance(value, web.FileField):  # an uploaded file: its name and bytes
+            params[key] = {"filename": value.filename, "data": value.file.read()}
+            continue
         if isinstance(value, str) and value[:1] in "[{":
             with contextlib.suppress(ValueError):
                 params[key] = json.loads(value)

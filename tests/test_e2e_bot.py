@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot import deeplink, texts
-from testkit.botrun import ADMIN, BotRun, copy_seeds, running_bot
+from testkit.botrun import BotRun, copy_seeds, running_bot
 from testkit.fake_telegram import BOT_USERNAME, FakeTelegram, Sent, utf16_len, visible_text
 
 LONG_ARTICLE = "900_long_quotes.txt"
@@ -60,7 +60,7 @@ def first_line(message: Sent) -> str:
 
 
 def test_start_registers_commands_and_example_buttons(bot: BotRun) -> None:
-    assert {c["command"] for c in bot.fake.commands} >= {"start", "help", "sources", "reindex"}
+    assert {c["command"] for c in bot.fake.commands} == {"start", "help", "sources"}  # admins: test_e2e_admin
     greeting = bot.ask(1, "/start")[0]
     assert "Алиева" in greeting.text and "1news.az, Minval Politika, Trend" in greeting.text
     assert "российских" not in greeting.text
@@ -318,70 +318,3 @@ def test_flood_limit_counts_each_tapping_user_and_every_callback(tmp_path) -> No
         assert run.fake.wait_for_callback_answer(ok).get("text") is None
         refused = run.fake.tap(34, first, more)
         assert "Подождите" in run.fake.wait_for_callback_answer(refused)["text"]
-
-
-def test_non_admin_is_refused(bot: BotRun) -> None:
-    before = sorted(p.name for p in bot.seeds.iterdir())
-    assert "только администраторам" in bot.ask(10, "/reindex")[0].text
-    mark = bot.fake.mark()
-    bot.fake.send_document(10, "intruder.txt", "Текст постороннего.".encode())
-    assert "только администраторам" in bot.fake.wait_for(10, since=mark)[0].text
-    assert sorted(p.name for p in bot.seeds.iterdir()) == before
-
-
-def test_admin_adds_article_by_file_and_reindex(bot: BotRun) -> None:
-    (bot.seeds / "901_bridge.txt").write_text(
-        " date 2025-11-02 Казахстан и Азербайджан обсудили строительство паромного терминала в Курыке.\n\n"
-        "Мощность терминала составит четыре миллиона тонн грузов в год.",
-        "utf-8",
-    )
-    mark = bot.fake.mark()
-    bot.fake.send_text(ADMIN, "/reindex")
-    done = bot.fake.wait_for_text(ADMIN, "Индекс обновлён", since=mark, timeout=120)
-    assert "901_bridge" in done.text
-    answer = bot.ask(11, "Какой будет мощность паромного терминала в Курыке?")[0]
-    assert "четыре миллиона тонн" in answer.text
-    assert "2 ноября 2025 г." in answer.text
-
-
-def test_admin_uploads_a_document_and_confirms_overwrite(bot: BotRun) -> None:
-    text = "Азербайджан и Казахстан открыли совместный центр подготовки пилотов в Шымкенте."
-    mark = bot.fake.mark()
-    bot.fake.send_document(ADMIN, "902_pilots.txt", text.encode())
-    bot.fake.wait_for_text(ADMIN, "Индекс обновлён", since=mark, timeout=120)
-    assert (bot.seeds / "902_pilots.txt").read_text("utf-8") == text
-    assert "Шымкенте" in bot.ask(12, "Где открыли центр подготовки пилотов?")[0].text
-
-    mark = bot.fake.mark()
-    bot.fake.send_document(ADMIN, "902_pilots.txt", (text + " Первый набор — сорок курсантов.").encode())
-    question = bot.fake.wait_for_text(ADMIN, "уже есть", since=mark)
-    assert (bot.seeds / "902_pilots.txt").read_text("utf-8") == text  # nothing replaced yet
-    replace = next(b for b in question.buttons if b["text"] == "Заменить")
-    bot.fake.tap(ADMIN, question, replace["callback_data"])
-    bot.fake.wait_for_text(ADMIN, "Индекс обновлён", since=mark, timeout=120)
-    assert "сорок курсантов" in (bot.seeds / "902_pilots.txt").read_text("utf-8")
-
-
-def test_bad_uploads_are_rejected_with_a_reason(bot: BotRun) -> None:
-    mark = bot.fake.mark()
-    bot.fake.send_document(ADMIN, "../../escape.txt", b"Text")
-    assert "unsafe file name" in bot.fake.wait_for(ADMIN, since=mark)[0].text
-    mark = bot.fake.mark()
-    bot.fake.send_document(ADMIN, "cp1251.txt", "Текст".encode("cp1251"))
-    assert "not UTF-8" in bot.fake.wait_for(ADMIN, since=mark)[0].text
-    assert not (bot.seeds / "cp1251.txt").exists()
-    assert not (bot.seeds.parent / "escape.txt").exists()
-
-
-def test_failed_reindex_keeps_the_old_index_serving(bot: BotRun) -> None:
-    broken = bot.seeds / "903_broken.txt"
-    broken.write_bytes("Сломанная кодировка".encode("cp1251"))
-    try:
-        mark = bot.fake.mark()
-        bot.fake.send_text(ADMIN, "/reindex")
-        failed = bot.fake.wait_for_text(ADMIN, "Не удалось", since=mark, timeout=120)
-        assert "903_broken.txt" in failed.text and "UTF-8" in failed.text
-        answer = bot.ask(13, "Какие порты соединит подводный кабель по дну Каспия?")[0]
-        assert "Актау и Алят" in answer.text
-    finally:
-        broken.unlink()

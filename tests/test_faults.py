@@ -15,8 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from retrieval import index as index_module
-from retrieval.corpus import MAX_ARTICLE_BYTES, MAX_PASSAGE_CHARS, load_corpus
-from retrieval.errors import CorpusError, IndexCorruptError, ReindexBusyError, UploadRejectedError
+from retrieval.corpus import MAX_PASSAGE_CHARS, load_corpus
+from retrieval.errors import CorpusError, IndexCorruptError, ReindexBusyError
 from retrieval.index import CURRENT_FILE, current_generation, load_index
 from retrieval.service import QAService
 from retrieval.settings import RetrievalSettings
@@ -129,36 +129,6 @@ def test_questions_during_a_reindex_are_answered(service) -> None:
 
     results = asyncio.run(ask_while_building())
     assert len(results) == 50 and all(r.hits for r in results)
-
-
-@pytest.mark.parametrize(
-    ("name", "data", "problem"),
-    [
-        ("../../x.txt", b"Text", "unsafe file name"),
-        ("..\\..\\x.txt", b"Text", "unsafe file name"),
-        (".hidden.txt", b"Text", "unsafe file name"),
-        ("a/b.txt", b"Text", "unsafe file name"),
-        ("notes.md", b"Text", "unsafe file name"),
-        ("bin.txt", b"\x00\x01\x02", "binary"),
-        ("latin.txt", "Текст".encode("cp1251"), "not UTF-8"),
-        ("empty.txt", b"  \n\n ", "no text"),
-        ("big.txt", b"a" * (MAX_ARTICLE_BYTES + 1), "allowed"),
-    ],
-)
-def test_bad_uploads_are_rejected_and_nothing_is_written(service, seeds, name, data, problem) -> None:
-    before = sorted(p.name for p in seeds.iterdir())
-    with pytest.raises(UploadRejectedError, match=problem):
-        service.check_upload(name, data)
-    assert sorted(p.name for p in seeds.iterdir()) == before
-    assert not (seeds.parent.parent / "x.txt").exists()
-
-
-def test_upload_with_the_text_of_an_existing_article_is_rejected(service, seeds) -> None:
-    data = (seeds / "004_eb02a19616c79760.txt").read_bytes()
-    with pytest.raises(
-        UploadRejectedError, match=r"same text as the existing article 004_eb02a19616c79760\.txt"
-    ):
-        service.check_upload("copy.txt", data)
 
 
 def test_env_is_ignored_by_git_and_the_example_holds_no_secrets() -> None:
