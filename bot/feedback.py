@@ -11,6 +11,7 @@ import io
 import logging
 import secrets
 import time
+from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.constants import ParseMode
@@ -20,6 +21,9 @@ from bot import texts
 from bot.state import state
 from bot.store import REASONS, QuestionRecord, Stats
 from retrieval.results import SearchResult
+
+if TYPE_CHECKING:
+    from bot.questions import Asking
 
 log = logging.getLogger(__name__)
 
@@ -32,32 +36,26 @@ def new_answer_key() -> str:
     return secrets.token_urlsafe(9)
 
 
-def vote_row(answer_key: str) -> list[InlineKeyboardButton]:
-    """The 👍/👎 buttons to put under an answer."""
-    return [
+def with_votes(markup: InlineKeyboardMarkup | None, answer_key: str) -> InlineKeyboardMarkup:
+    """An answer's keyboard with the 👍/👎 row under it."""
+    votes = [
         InlineKeyboardButton("👍", callback_data=("vote", answer_key, 1)),
         InlineKeyboardButton("👎", callback_data=("vote", answer_key, -1)),
     ]
+    return InlineKeyboardMarkup([*(markup.inline_keyboard if markup else ()), votes])
 
 
 async def log_answer(
-    context: ContextTypes.DEFAULT_TYPE,
-    user_id: int,
-    chat_type: str,
-    user_lang: str | None,
-    question: str,
-    result: SearchResult,
-    answer_key: str,
-    started: float,
+    context: ContextTypes.DEFAULT_TYPE, asking: Asking, result: SearchResult, answer_key: str, started: float
 ) -> None:
     """Record an answered question (after the reply was sent: the latency includes sending).
     A failing store costs the row, never the answer."""
     record = QuestionRecord(
         answer_key=answer_key,
-        user_id=user_id,
-        chat_type=chat_type,
-        language=user_lang,
-        question=question,
+        user_id=asking.user_id,
+        chat_type="private" if asking.chat_id == asking.user_id else "group",
+        language=asking.t.lang,
+        question=result.query,
         confidence=result.confidence,
         passage_ids=tuple(h.passage.passage_id for h in result.hits[:10]),
         latency_ms=round((time.monotonic() - started) * 1000),

@@ -24,7 +24,7 @@ from telegram import (
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.ext import ContextTypes
 
-from bot import conversation, deeplink, render, smalltalk, texts
+from bot import conversation, deeplink, feedback, render, smalltalk, texts
 from bot.conversation import Turn
 from bot.state import state
 from bot.texts import Texts
@@ -133,7 +133,8 @@ async def send(
 
 
 async def ask(context: ContextTypes.DEFAULT_TYPE, asking: Asking) -> None:
-    """The answer flow: check, limit, read in context, search, render, reply, remember."""
+    """The answer flow: check, limit, read in context, search, render, reply, remember, log."""
+    started = time.monotonic()
     shared = state(context)
     t = asking.t
     problem = question_problem(asking.question, shared.settings.max_question_chars, t)
@@ -153,10 +154,12 @@ async def ask(context: ContextTypes.DEFAULT_TYPE, asking: Asking) -> None:
     result = await shared.service.ask(question, shared.settings.top_k * PAGES, context=earlier)
     before = await before_texts(shared.service, result.hits[: render.LOW_PASSAGES + 3])
     reply = await asyncio.to_thread(render.answer, result, t, before, asking.from_button)
-    markup = answer_keyboard(result, reply, t, context.bot.username)
+    answer_key = feedback.new_answer_key()
+    markup = feedback.with_votes(answer_keyboard(result, reply, t, context.bot.username), answer_key)
     sent = await send(context, asking.chat_id, reply.messages, markup, asking.reply_to)
     turn = Turn(question, earlier, tuple(m.message_id for m in sent), time.time())
     await conversations.put(asking.chat_id, turn)
+    await feedback.log_answer(context, asking, result, answer_key, started)
 
 
 def addressed_text(message: Message, bot_id: int, bot_username: str | None) -> str | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.persistence import FLUSH_SECONDS
 from testkit.botrun import (
     ADMIN,
     SECOND_ADMIN,
@@ -338,8 +339,9 @@ def test_no_raw_user_id_in_the_store_or_the_log(bot: BotRun) -> None:
 
 
 # -- restarts ------------------------------------------------------------------------------
-def test_confirmation_survives_a_kill_and_restart(tmp_path: Path) -> None:
-    """A pending confirmation still works after the bot was SIGKILLed right after asking."""
+def test_buttons_survive_a_kill_and_restart(tmp_path: Path) -> None:
+    """A pending confirmation (killed right after asking) and a "Ещё" button still work after
+    the bot was SIGKILLed and started again."""
     seeds = copy_seeds(tmp_path)
     fake = FakeTelegram(TOKEN).start()
     log = tmp_path / "bot.log"
@@ -351,12 +353,19 @@ def test_confirmation_survives_a_kill_and_restart(tmp_path: Path) -> None:
         mark = fake.mark()
         fake.send_document(ADMIN, name, "Заменённый текст статьи о визите.".encode())
         question = fake.wait_for_text(ADMIN, "уже есть", since=mark)
+        first = run.ask(USER, "Что такое Средний коридор?")[-1]
+        more = button(first, "Ещё")
+        time.sleep(FLUSH_SECONDS + 1)  # answers' buttons reach the store within one flush interval
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         fake.calls.clear()
         process = start_bot(fake, seeds, tmp_path / "index", log)
         wait_until_polling(fake, process)
 
+        mark = fake.mark()
+        fake.tap(USER, first, more["callback_data"])
+        page = fake.wait_for(USER, since=mark)[0]
+        assert "Ещё по вопросу «Что такое Средний коридор?»" in page.text and "<blockquote" in page.text
         mark = tap(run, ADMIN, question, "Заменить")
         fake.wait_for_text(ADMIN, "Индекс обновлён", since=mark, timeout=BUILD)
         assert (seeds / name).read_text("utf-8") == "Заменённый текст статьи о визите."
