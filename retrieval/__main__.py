@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="quality report on an eval .jsonl file")
     evaluate.add_argument("file", type=_existing_file)
     evaluate.add_argument("--k", type=_count(MAX_K), default=10)
+    fit = commands.add_parser("fit", help="cross-validate fusion weights and confidence thresholds")
+    fit.add_argument("files", type=_existing_file, nargs="+")
+    fit.add_argument("--write", action="store_true", help="save the choice as the model's calibration")
     bench = commands.add_parser("bench", help="scale benchmark on a synthetic corpus")
     bench.add_argument(
         "--sizes", type=_sizes, default="1000,10000,100000", help="comma-separated passage counts"
@@ -163,6 +166,21 @@ def _run(args: argparse.Namespace, settings: RetrievalSettings) -> int:
 
         report = evaluate(load_questions(args.file), lambda q, c: retriever.search(q, args.k, context=c))
         print(report.render())
+        return 0
+    if args.command == "fit":
+        from retrieval.embedder import calibration_path
+        from retrieval.evaluate import load_questions
+        from retrieval.fit import fit
+
+        result = fit(retriever, [q for path in args.files for q in load_questions(path)])
+        print(result.report)
+        target = calibration_path(settings.embedding_model)
+        if args.write and target is None:
+            print(f"error: {settings.embedding_model} is not a local model folder", file=sys.stderr)
+            return 2
+        if args.write:
+            target.write_text(json.dumps(result.calibration, indent=1) + "\n", "utf-8")
+            print(f"wrote {target}")
         return 0
     k = args.k if args.k is not None else settings.top_k
     if args.jsonl:

@@ -8,7 +8,7 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from retrieval.errors import ModelLoadError
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = "models/use-multilingual-v3"
+DEFAULT_MODEL = "models/multilingual-e5-small-q4"
 # Models trained with instruction prefixes, when their folder does not declare prompts.
 _KNOWN_PROMPTS = ((re.compile(r"e5", re.IGNORECASE), {"query": "query: ", "document": "passage: "}),)
 
@@ -27,6 +27,9 @@ class Embedder(Protocol):
 
     name: str
     dimension: int
+    # FusionParams fitted for this model (`python -m retrieval fit --write`); cosines and
+    # their spread differ from model to model, so thresholds do not carry over.
+    calibration: dict[str, float]
 
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
@@ -68,8 +71,9 @@ class SentenceTransformerEmbedder:
                     prompts = known
         self._query_prompt = prompts.get("query", "")
         self._passage_prompt = prompts.get("document", prompts.get("passage", ""))
-        # A one-module model that encodes text itself (the built-in USE) is called directly:
-        # SentenceTransformer.encode costs more per call than USE needs for a short query.
+        # A one-module model that encodes text itself (the built-in e5 engine) is called
+        # directly: SentenceTransformer.encode costs more per call than a short query needs.
+        self.calibration = _read_calibration(path)
         modules = list(self._model)
         self._direct = getattr(modules[0], "encode_texts", None) if len(modules) == 1 else None
 
@@ -93,6 +97,32 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
 
+CALIBRATION_FILE = "calibration.json"
+
+
+def calibration_path(model_name: str) -> Path | None:
+    """Where a local model folder keeps its calibration; None for a hub id."""
+    folder = Path(resolve_model_path(model_name))
+    return folder / CALIBRATION_FILE if folder.is_dir() else None
+
+
+def _read_calibration(path: str) -> dict[str, float]:
+    file = calibration_path(path)
+    if file is None or not file.is_file():
+        log.warning(
+            "model %s has no %s: answer confidences use generic thresholds; "
+            "run `python -m retrieval fit --write` on an eval set",
+            path,
+            CALIBRATION_FILE,
+        )
+        return {}
+    try:
+        values = json.loads(file.read_text("utf-8"))
+        return {str(k): float(v) for k, v in values.items()}
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ModelLoadError(f"calibration file {file} is unreadable: {exc}") from exc
+
+
 def _is_own_module(path: str) -> bool:
     """Trust code only for folders whose modules are sentence-transformers' or this project's."""
     modules_file = Path(path) / "modules.json"
@@ -110,9 +140,19 @@ def _is_own_module(path: str) -> bool:
 class HashEmbedder:
     """Deterministic fake: bag of hashed character trigrams, normalised. For tests only."""
 
+    # Fitted with `python -m retrieval fit` on the public eval sets, for hash-64.
+    CALIBRATION: ClassVar[dict[str, float]] = {
+        "sentence": 0.0,
+        "bm25": 3.2,
+        "sentence_bm25": 1.0,
+        "none_below": 0.527,
+        "high_from": 0.63,
+    }
+
     def __init__(self, dimension: int = 64) -> None:
         self.name = f"hash-{dimension}"
         self.dimension = dimension
+        self.calibration = dict(self.CALIBRATION)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self.encode_passages(texts)

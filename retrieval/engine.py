@@ -20,7 +20,7 @@ def open_retriever(
 ) -> tuple[Retriever, BuildReport | None]:
     """Load the live index; rebuild it (reporting why) when it is missing, damaged or stale."""
     try:
-        check_fresh(read_manifest(index_dir), embedder.name, seeds_dir)
+        check_fresh(read_manifest(index_dir), embedder.name, seeds_dir, analyzer)
         return Retriever(load_index(index_dir), embedder, analyzer), None
     except (IndexMissingError, IndexCorruptError, StaleIndexError) as reason:
         log.warning("%s; building the index now", reason)

@@ -3,7 +3,7 @@
 Layout of INDEX_DIR:
     CURRENT            name of the live generation, replaced atomically
     gen-<stamp>/       manifest.json, articles.json, passages.jsonl,
-                       vectors.npy, dense.faiss, lexical.*
+                       vectors.npy, sentence_vectors.npy, dense.faiss, lexical.*
 """
 
 from __future__ import annotations
@@ -24,13 +24,12 @@ import numpy as np
 from retrieval.corpus import ARTICLE_SUFFIX, SOURCES_FILE, Article, Corpus, Passage, Source, load_corpus
 from retrieval.embedder import Embedder
 from retrieval.errors import IndexCorruptError, IndexMissingError, StaleIndexError
-from retrieval.lexical import LexicalIndex
-from retrieval.parallel import PassageEncoding
+from retrieval.lexical import K1, B, LexicalIndex
 from retrieval.text import Analyzer
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CURRENT_FILE = "CURRENT"
 # Exact search is fast and perfect below this size; above it HNSW keeps queries
 # in milliseconds (the bench measures its recall against exact search).
@@ -47,11 +46,16 @@ class Manifest:
     model: str
     dimension: int
     passages: int
+    sentences: int
     articles: int
     corpus_fingerprint: str
+    # Everything besides the corpus and the model that shapes the saved matrices: a change
+    # in any of them (an upgrade of the analyzer, BM25 constants) rebuilds the index.
+    shape_fingerprint: str
     dense_index: str
     built_at: str
     build_seconds: float
+    encoded: int = 0  # texts encoded by this build; the rest came from the previous one
 
 
 @dataclass(frozen=True)
@@ -69,10 +73,16 @@ class LoadedIndex:
     manifest: Manifest
     articles: dict[str, Article]
     passages: list[Passage]
-    vectors: np.ndarray
+    vectors: np.ndarray  # one row per passage
+    sentence_vectors: np.ndarray  # one row per sentence, in lexical.sentence_passage order
     dense: faiss.Index
     lexical: LexicalIndex
     folder: Path
+
+
+def shape_fingerprint(analyzer: Analyzer) -> str:
+    parts = {"format": FORMAT_VERSION, "analyzer": analyzer.fingerprint(), "bm25": [K1, B]}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
 def corpus_fingerprint(seeds_dir: Path) -> str:
@@ -89,65 +99,134 @@ def _corpus_files(seeds_dir: Path) -> list[Path]:
     return files + ([sources] if sources.exists() else [])
 
 
+class _Phases:
+    """Wall time per named build step."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._started = self._last = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._last, 3)
+        self._last = now
+
+    @property
+    def total(self) -> float:
+        return round(time.perf_counter() - self._started, 3)
+
+
 def build_index(
     seeds_dir: Path, index_dir: Path, embedder: Embedder, analyzer: Analyzer, corpus: Corpus | None = None
 ) -> BuildReport:
-    """Parse the corpus and build a new generation beside the live one, then switch to it."""
-    started = time.perf_counter()
-    phases: dict[str, float] = {}
+    """Parse the corpus and build a new generation beside the live one, then switch to it.
+    Texts the previous generation already encoded with this model are not encoded again."""
+    phases = _Phases()
     seeds_dir, index_dir = Path(seeds_dir), Path(index_dir)
     fingerprint = corpus_fingerprint(seeds_dir)
     corpus = corpus or load_corpus(seeds_dir)
-    passages = corpus.passages
-    phases["parse"] = time.perf_counter() - started
-    encoding = PassageEncoding(embedder, [p.text for p in passages])  # runs beside the lexical work
-    article_row = {a.article_id: i for i, a in enumerate(corpus.articles)}
-    # Sentence terms once; a passage's terms are its sentences' terms.
-    sentence_terms = [[analyzer.terms(s) for s in p.sentence_texts()] for p in passages]
-    lexical = LexicalIndex.build(
-        passage_terms=[[t for sentence in sentences for t in sentence] for sentences in sentence_terms],
-        sentence_terms=sentence_terms,
-        passage_article=[article_row[p.article_id] for p in passages],
+    digests = _article_digests(corpus, seeds_dir)
+    phases.done("parse")
+    lexical = LexicalIndex.build([[analyzer.terms(s) for s in p.sentence_texts()] for p in corpus.passages])
+    phases.done("lexical")
+    vectors, sentence_vectors, encoded = _encode(
+        corpus.passages, embedder, _previous_vectors(index_dir, embedder)
     )
-    phases["lexical"] = time.perf_counter() - started - sum(phases.values())
-    # Stored as float16; the index holds exactly the stored values, so rescoring agrees with it.
-    vectors = encoding.result().astype(np.float16).astype(np.float32)
-    phases["encode"] = time.perf_counter() - started - sum(phases.values())
+    phases.done("encode")
     dense = make_dense_index(vectors)
-    phases["dense"] = time.perf_counter() - started - sum(phases.values())
+    phases.done("dense")
     manifest = Manifest(
         format_version=FORMAT_VERSION,
         model=embedder.name,
-        dimension=int(vectors.shape[1]) if len(passages) else embedder.dimension,
-        passages=len(passages),
+        dimension=int(vectors.shape[1]) if len(vectors) else embedder.dimension,
+        passages=len(corpus.passages),
+        sentences=len(sentence_vectors),
         articles=len(corpus.articles),
         corpus_fingerprint=fingerprint,
+        shape_fingerprint=shape_fingerprint(analyzer),
         dense_index=type(dense).__name__,
         built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        build_seconds=round(time.perf_counter() - started, 3),
+        build_seconds=phases.total,
+        encoded=encoded,
     )
     previous = _previous_articles(index_dir)
+    generation = _write_and_switch(
+        index_dir, manifest, corpus, digests, vectors, sentence_vectors, dense, lexical
+    )
+    _prune(index_dir, keep=generation.name)
+    phases.done("write")
+    return BuildReport(
+        manifest=manifest,
+        phase_seconds=phases.seconds,
+        warnings=corpus.warnings,
+        added=sorted(set(digests) - set(previous)),
+        removed=sorted(set(previous) - set(digests)),
+        changed=sorted(a for a in set(digests) & set(previous) if digests[a] != previous[a]),
+    )
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _encode(
+    passages: list[Passage], embedder: Embedder, cache: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Passage and sentence vectors (float16 precision, as stored). A one-sentence passage's
+    sentence vector is its passage vector; known texts come from `cache`."""
+    passage_texts = [p.text for p in passages]
+    sentence_texts = [s for p in passages for s in p.sentence_texts()]
+    wanted = dict.fromkeys(passage_texts)
+    wanted.update(dict.fromkeys(s for p in passages if len(p.sentences) > 1 for s in p.sentence_texts()))
+    missing = [t for t in wanted if _text_key(t) not in cache]
+    known = {t: cache[_text_key(t)] for t in wanted if _text_key(t) in cache}
+    if missing:
+        fresh = embedder.encode_passages(missing).astype(np.float16).astype(np.float32)
+        known.update(zip(missing, fresh, strict=True))
+    empty = np.zeros((0, embedder.dimension), dtype=np.float32)
+
+    def rows(texts: list[str]) -> np.ndarray:
+        return np.stack([known[t] for t in texts]).astype(np.float32) if texts else empty
+
+    return rows(passage_texts), rows(sentence_texts), len(missing)
+
+
+def _previous_vectors(index_dir: Path, embedder: Embedder) -> dict[str, np.ndarray]:
+    """Text hash -> vector, from the live generation when it was built with this model."""
+    try:
+        index = load_index(index_dir)
+    except (IndexMissingError, IndexCorruptError):
+        return {}
+    if index.manifest.model != embedder.name:
+        return {}
+    cache = {_text_key(p.text): index.vectors[i] for i, p in enumerate(index.passages)}
+    sentences = (s for p in index.passages for s in p.sentence_texts())
+    cache.update((_text_key(s), index.sentence_vectors[i]) for i, s in enumerate(sentences))
+    return {key: np.asarray(vector, dtype=np.float32) for key, vector in cache.items()}
+
+
+def _write_and_switch(
+    index_dir: Path,
+    manifest: Manifest,
+    corpus: Corpus,
+    digests: dict[str, str],
+    vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    dense: faiss.Index,
+    lexical: LexicalIndex,
+) -> Path:
+    """Write a complete generation in a staging folder, rename it, then point CURRENT at it."""
     index_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(f"{index_dir}/.building-{os.getpid()}-{time.time_ns()}")
     try:
         staging.mkdir()
-        _write_generation(staging, manifest, corpus, seeds_dir, vectors, dense, lexical)
+        _write_generation(staging, manifest, corpus, digests, vectors, sentence_vectors, dense, lexical)
         generation = index_dir / f"gen-{time.time_ns()}"
         staging.rename(generation)
         _switch_current(index_dir, generation.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _prune(index_dir, keep=generation.name)
-    phases["write"] = time.perf_counter() - started - sum(phases.values())
-    current = _article_digests(corpus, seeds_dir)
-    return BuildReport(
-        manifest=manifest,
-        phase_seconds={name: round(seconds, 3) for name, seconds in phases.items()},
-        warnings=corpus.warnings,
-        added=sorted(set(current) - set(previous)),
-        removed=sorted(set(previous) - set(current)),
-        changed=sorted(a for a in set(current) & set(previous) if current[a] != previous[a]),
-    )
+    return generation
 
 
 def make_dense_index(vectors: np.ndarray) -> faiss.Index:
@@ -167,12 +246,12 @@ def _write_generation(
     folder: Path,
     manifest: Manifest,
     corpus: Corpus,
-    seeds_dir: Path,
+    digests: dict[str, str],
     vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
     dense: faiss.Index,
     lexical: LexicalIndex,
 ) -> None:
-    digests = _article_digests(corpus, seeds_dir)
     articles = [
         {
             "article_id": a.article_id,
@@ -194,6 +273,7 @@ def _write_generation(
             }
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     np.save(folder / "vectors.npy", vectors.astype(np.float16))
+    np.save(folder / "sentence_vectors.npy", sentence_vectors.astype(np.float16))
     faiss.write_index(dense, str(folder / "dense.faiss"))
     lexical.save(folder)
     # The manifest goes last: a folder with a manifest is a complete generation.
@@ -241,17 +321,23 @@ def current_generation(index_dir: Path) -> Path:
     return folder
 
 
-def read_manifest(index_dir: Path) -> Manifest:
-    folder = current_generation(index_dir)
+def read_manifest(index_dir: Path, folder: Path | None = None) -> Manifest:
+    folder = folder or current_generation(index_dir)
     try:
         raw = json.loads((folder / "manifest.json").read_text("utf-8"))
+        if isinstance(raw, dict) and raw.get("format_version") != FORMAT_VERSION:
+            raise StaleIndexError(
+                f"index format {raw.get('format_version')}, this code reads {FORMAT_VERSION}: rebuild the index"
+            )
         return Manifest(**raw)
     except (ValueError, TypeError) as exc:
         raise IndexCorruptError(f"manifest of {folder} is unreadable ({exc}): rebuild the index") from None
 
 
-def check_fresh(manifest: Manifest, model: str, seeds_dir: Path | None) -> None:
-    """Raise StaleIndexError when the index does not match this format, model or corpus."""
+def check_fresh(
+    manifest: Manifest, model: str, seeds_dir: Path | None, analyzer: Analyzer | None = None
+) -> None:
+    """Raise StaleIndexError when the index does not match this format, model, analyzer or corpus."""
     if manifest.format_version != FORMAT_VERSION:
         raise StaleIndexError(
             f"index format {manifest.format_version}, this code reads {FORMAT_VERSION}: rebuild the index"
@@ -260,14 +346,16 @@ def check_fresh(manifest: Manifest, model: str, seeds_dir: Path | None) -> None:
         raise StaleIndexError(
             f"index was built with model {manifest.model!r}, configured is {model!r}: rebuild"
         )
+    if analyzer is not None and manifest.shape_fingerprint != shape_fingerprint(analyzer):
+        raise StaleIndexError("the text analysis or scoring code changed since the index was built: rebuild")
     if seeds_dir is not None and manifest.corpus_fingerprint != corpus_fingerprint(Path(seeds_dir)):
         raise StaleIndexError(f"the corpus in {seeds_dir} changed since the index was built: rebuild")
 
 
 def load_index(index_dir: Path) -> LoadedIndex:
     """Load the live generation; damaged or inconsistent files raise IndexCorruptError."""
-    manifest = read_manifest(index_dir)
-    folder = current_generation(index_dir)
+    folder = current_generation(index_dir)  # read once: a concurrent build may switch CURRENT
+    manifest = read_manifest(index_dir, folder)
     try:
         articles = {}
         for row in json.loads((folder / "articles.json").read_text("utf-8")):
@@ -286,6 +374,7 @@ def load_index(index_dir: Path) -> LoadedIndex:
                 row["sentences"] = tuple(tuple(span) for span in row["sentences"])
                 passages.append(Passage(**row))
         vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
         dense = faiss.read_index(str(folder / "dense.faiss"))
         lexical = LexicalIndex.load(folder)
     except Exception as exc:  # any damaged part means the same thing to the caller
@@ -293,11 +382,17 @@ def load_index(index_dir: Path) -> LoadedIndex:
             f"index {folder} is damaged ({type(exc).__name__}: {exc}): rebuild it"
         ) from exc
     sizes = {len(passages), vectors.shape[0], dense.ntotal, lexical.passages.weights.shape[0]}
-    if sizes != {manifest.passages}:
+    sentence_sizes = {
+        sentence_vectors.shape[0],
+        len(lexical.sentence_passage),
+        sum(len(p.sentences) for p in passages),
+    }
+    if sizes != {manifest.passages} or sentence_sizes != {manifest.sentences}:
         raise IndexCorruptError(
-            f"index {folder} parts disagree on the passage count {sorted(sizes)}: rebuild it"
+            f"index {folder} parts disagree on the passage or sentence count "
+            f"{sorted(sizes)} {sorted(sentence_sizes)}: rebuild it"
         )
-    return LoadedIndex(manifest, articles, passages, vectors, dense, lexical, folder)
+    return LoadedIndex(manifest, articles, passages, vectors, sentence_vectors, dense, lexical, folder)
 
 
 def remove_leftovers(index_dir: Path) -> list[str]:

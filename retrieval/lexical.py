@@ -12,35 +12,6 @@ from scipy import sparse
 
 K1 = 1.2
 B = 0.75
-# Derivations share a prefix where lemmas differ (строить / строительство,
-# Каспий / Caspian -> каспиан): a second, weaker field of 5-letter prefixes.
-PREFIX_LEN = 5
-
-
-PREFIX_MARK = "~"
-
-
-# Perfective verbs add a prefix to the stem their nouns keep (поблагодарить / благодарность,
-# запланировать / планы): such verbs also contribute the prefix of the bare stem.
-_VERB_PREFIXES = ("пере", "под", "рас", "раз", "при", "про", "вы", "по", "за", "на", "от", "до")
-
-
-def prefixes(terms: list[str]) -> list[str]:
-    out = []
-    for t in terms:
-        if len(t) > PREFIX_LEN and not t[0].isdigit():
-            out.append(t[:PREFIX_LEN])
-            if t.endswith(("ть", "ться")):
-                for p in _VERB_PREFIXES:
-                    if t.startswith(p) and len(t) - len(p) > PREFIX_LEN + 2:
-                        out.append(t[len(p) : len(p) + PREFIX_LEN])
-                        break
-    return out
-
-
-def with_prefixes(terms: list[str]) -> list[str]:
-    """Terms plus their marked prefixes, so one field can match both words and derivations."""
-    return terms + [PREFIX_MARK + p for p in prefixes(terms)]
 
 
 @dataclass
@@ -119,53 +90,31 @@ class Field:
 
 @dataclass
 class LexicalIndex:
-    """Passage, sentence, prefix and article fields over the same passages."""
+    """Passage and sentence fields over the same passages."""
 
     passages: Field
-    sentences: Field
-    prefixes: Field
-    articles: Field
+    sentences: Field  # row-major: scored only for a query's candidates
     sentence_passage: np.ndarray  # passage row of each sentence row, non-decreasing
-    passage_article: np.ndarray  # article row of each passage row
 
-    FIELDS = ("passages", "sentences", "prefixes", "articles")
+    FIELDS = ("passages", "sentences")
 
     @classmethod
-    def build(
-        cls,
-        passage_terms: list[list[str]],
-        sentence_terms: list[list[list[str]]],
-        passage_article: list[int],
-    ) -> LexicalIndex:
-        n_articles = max(passage_article, default=-1) + 1
-        article_docs: list[list[str]] = [[] for _ in range(n_articles)]
-        for terms, article in zip(passage_terms, passage_article, strict=True):
-            article_docs[article].extend(terms)
+    def build(cls, sentence_terms: list[list[list[str]]]) -> LexicalIndex:
+        """From each passage's sentences' terms (a passage's terms are its sentences' terms)."""
         flat_sentences = [s for sentences in sentence_terms for s in sentences]
-        sentence_passage = np.repeat(np.arange(len(sentence_terms)), [len(s) for s in sentence_terms]).astype(
-            np.int32
-        )
+        sentence_passage = np.repeat(np.arange(len(sentence_terms)), [len(s) for s in sentence_terms])
         return cls(
-            passages=Field.build(passage_terms),
-            sentences=Field.build([with_prefixes(s) for s in flat_sentences]).row_major(),
-            prefixes=Field.build([prefixes(t) for t in passage_terms]),
-            # Article length says nothing about topicality here: no length normalisation.
-            articles=Field.build(article_docs, b=0.0),
-            sentence_passage=sentence_passage,
-            passage_article=np.asarray(passage_article, dtype=np.int32),
+            passages=Field.build([[t for s in sentences for t in s] for sentences in sentence_terms]),
+            sentences=Field.build(flat_sentences).row_major(),
+            sentence_passage=sentence_passage.astype(np.int32),
         )
 
     def save(self, folder: Path) -> None:
         for name in self.FIELDS:
             getattr(self, name).save(folder, f"lexical.{name}")
         np.save(folder / "lexical.sentence_passage.npy", self.sentence_passage)
-        np.save(folder / "lexical.passage_article.npy", self.passage_article)
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
         fields = {name: Field.load(folder, f"lexical.{name}") for name in cls.FIELDS}
-        return cls(
-            **fields,
-            sentence_passage=np.load(folder / "lexical.sentence_passage.npy"),
-            passage_article=np.load(folder / "lexical.passage_article.npy"),
-        )
+        return cls(**fields, sentence_passage=np.load(folder / "lexical.sentence_passage.npy"))

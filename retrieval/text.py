@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from functools import lru_cache
@@ -14,13 +15,19 @@ from razdel import tokenize as razdel_tokenize
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _WORD = re.compile(r"\w", re.UNICODE)
+_SENTENCE_END = frozenset(".!?…")
 _CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
 _LATIN = re.compile("[a-z]", re.IGNORECASE)
 
-# Russian-style surnames decline (Токаев, Токаева, Токаеву); the dictionary often
-# misreads them as common nouns ("токаев" -> "токай"), so capitalised ones are cut
-# back to their base form by rule.
+# Russian-style surnames decline (Токаев, Токаева, Токаеву); the dictionary often misreads
+# them ("Токаев" -> "токай", "токаева" -> a first name), so they are cut back to their base
+# by rule: a capitalised word inside a sentence, and any word the dictionary does not know
+# as a common noun (users type names in lower case). A sentence-initial known common noun
+# keeps its lemma ("Городов" -> "город").
 _SURNAME = re.compile(r"^(.{2,}(?:ов|ев|ёв|ин|ын))(?:а|у|ым|ом|е|ой|ы|ых|ыми)?$")
+
+# Bump when a rule changes in code that the fingerprint below cannot see.
+ANALYZER_VERSION = 3
 
 # Question words, pronouns and function words: matching them says nothing about relevance.
 _STOP_WORDS_TEXT = """
@@ -89,28 +96,38 @@ class Analyzer:
     """Turns text into lexical terms: dictionary lemmas, surname bases and digits, without stop words."""
 
     def __init__(self) -> None:
-        self._morph = pymorphy3.MorphAnalyzer()
+        self.morph = pymorphy3.MorphAnalyzer()
         self._term = lru_cache(maxsize=200_000)(self._term_uncached)
+
+    @staticmethod
+    def fingerprint() -> str:
+        """Changes whenever the rules that turn text into terms change."""
+        rules = [ANALYZER_VERSION, _SURNAME.pattern, sorted(STOP_WORDS), sorted(_NUMERALS.items())]
+        return hashlib.sha256(repr(rules).encode("utf-8")).hexdigest()[:16]
 
     def terms(self, text: str) -> list[str]:
         out: list[str] = []
+        sentence_start = True
         for token in razdel_tokenize(text):
             word = token.text
             if not _WORD.search(word):
+                sentence_start = sentence_start or word in _SENTENCE_END
                 continue
-            term = self._term(word)
+            term = self._term(word, word[0].isupper() and not sentence_start)
+            sentence_start = False
             if term:
                 out.append(term)
         return out
 
-    def _term_uncached(self, word: str) -> str:
+    def _term_uncached(self, word: str, capitalised_inside: bool) -> str:
         lower = word.lower().replace("ё", "е").strip("_")
         if not lower:
             return ""
         if not _CYRILLIC.search(lower):
             return lower if lower not in STOP_WORDS else ""
-        parse = self._morph.parse(lower)[0]
-        if word[0].isupper() and parse.tag.POS in (None, "NOUN"):
+        parse = self.morph.parse(lower)[0]
+        common_noun = self.morph.word_is_known(lower) and not {"Surn", "Name"} & set(parse.tag.grammemes)
+        if parse.tag.POS in (None, "NOUN") and (capitalised_inside or not common_noun):
             surname = _SURNAME.match(lower)
             if surname:
                 return surname.group(1)

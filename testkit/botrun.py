@@ -70,6 +70,9 @@ def start_bot(
         "TOP_K": "3",
         "QUESTIONS_PER_MINUTE": str(per_minute),
         "HF_HUB_OFFLINE": "1",
+        # The fake encoder: the real model encodes ~20 passages a second, too slow for the
+        # thousands of synthetic passages some suites add; quality tests use the real one.
+        "EMBEDDING_MODEL": "hash-64",
         **(extra_env or {}),
     }
 

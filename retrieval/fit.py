@@ -1,0 +1,135 @@
+"""Fitting the fusion weights and confidence thresholds by k-fold cross-validation.
+
+`python -m retrieval fit FILE.jsonl ...` pools the questions of the given eval files,
+scores every weight combination of a small grid once, and for each fold picks the
+combination that is best on the other folds (MRR, then R@1); it reports the held-out
+folds' figures, so the printed quality is what unseen questions of these styles get.
+Confidence thresholds are fitted the same way, from the top hit's cosine. The values
+chosen on all questions are printed, and `--write` saves them as the model's calibration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from retrieval.evaluate import EvalQuestion
+from retrieval.search import Retriever
+
+GRID = {
+    "sentence": (0.0, 0.5, 1.0),
+    "previous": (0.0, 0.2, 0.4),
+    "bm25": (0.4, 0.8, 1.6, 3.2),
+    "sentence_bm25": (0.0, 0.25, 0.5, 1.0),
+}
+FOLDS = 5
+# A fold's `none` threshold keeps at most this share of its answerable questions at `none`,
+# its `high` threshold at most MAX_UNANSWERABLE_HIGH of its unanswerable ones at `high`.
+MAX_ANSWERABLE_NONE = 0.01
+MAX_UNANSWERABLE_HIGH = 0.3
+
+
+@dataclasses.dataclass(frozen=True)
+class Scored:
+    rank: int | None  # of the first answering passage in the top 10
+    best_cosine: float
+    low_by_type: bool  # the top passage lacks the asked-for answer type
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+    report: str  # per fold choices and the held-out folds' table
+    calibration: dict[str, float]  # chosen on all questions, for the model's calibration file
+
+
+def fit(retriever: Retriever, questions: Sequence[EvalQuestion], seed: int = 0) -> FitResult:
+    vectors = _encode(retriever, questions)
+    combos = [dict(zip(GRID, values, strict=True)) for values in itertools.product(*GRID.values())]
+    scored = [
+        [_score(retriever, combo, q, v) for q, v in zip(questions, vectors, strict=True)] for combo in combos
+    ]
+    answerable = np.asarray([bool(q.evidence) for q in questions])
+    folds = np.random.default_rng(seed).permutation(len(questions)) % FOLDS
+    held: list[tuple[EvalQuestion, Scored, str]] = []
+    lines = []
+    for fold in range(FOLDS):
+        train = (folds != fold) & answerable
+        best = max(
+            range(len(combos)), key=lambda c: _objective([scored[c][i] for i in np.flatnonzero(train)])
+        )
+        rows = scored[best]
+        none_below, high_from = _thresholds(rows, answerable, folds != fold)
+        lines.append(f"fold {fold}: {combos[best]} none_below {none_below:.3f} high_from {high_from:.3f}")
+        for i in np.flatnonzero(folds == fold):
+            held.append((questions[i], rows[i], _confidence(rows[i], none_below, high_from)))
+    lines += ["", "held-out folds:", *_table(held)]
+    best = max(
+        range(len(combos)), key=lambda c: _objective([scored[c][i] for i in np.flatnonzero(answerable)])
+    )
+    none_below, high_from = _thresholds(scored[best], answerable, np.ones(len(questions), bool))
+    calibration = {**combos[best], "none_below": round(none_below, 4), "high_from": round(high_from, 4)}
+    lines += ["", f"chosen on all questions: {calibration}"]
+    return FitResult("\n".join(lines), calibration)
+
+
+def _encode(retriever: Retriever, questions: Sequence[EvalQuestion]) -> np.ndarray:
+    texts = [f"{q.context} {q.query}" if q.context else q.query for q in questions]
+    return retriever.embedder.encode_queries(texts)
+
+
+def _score(retriever: Retriever, combo: dict, question: EvalQuestion, vector: np.ndarray) -> Scored:
+    variant = Retriever.__new__(Retriever)
+    variant.__dict__.update(retriever.__dict__)
+    variant.params = dataclasses.replace(retriever.params, **combo)
+    ranking = variant.rank(question.query, vector, 10, question.context)
+    texts = [retriever.index.passages[row].text for row in ranking.rows]
+    rank = next((i for i, text in enumerate(texts, 1) if question.answered_by(text)), None)
+    return Scored(rank, ranking.best_cosine, variant.lacks_answer_type(question.query, ranking))
+
+
+def _objective(rows: list[Scored]) -> tuple[float, float]:
+    mrr = float(np.mean([1 / r.rank if r.rank else 0.0 for r in rows]))
+    return mrr, float(np.mean([r.rank == 1 for r in rows]))
+
+
+def _thresholds(rows: list[Scored], answerable: np.ndarray, train: np.ndarray) -> tuple[float, float]:
+    """`none` below the cosine that keeps MAX_ANSWERABLE_NONE of the answerable questions
+    above it; `high` from the lowest cosine at which at most MAX_UNANSWERABLE_HIGH of the
+    near-topic unanswerable questions (those above the `none` line) would be `high`, after
+    the answer-type rule has had its say."""
+    positive = sorted(rows[i].best_cosine for i in np.flatnonzero(train & answerable))
+    none_below = positive[int(MAX_ANSWERABLE_NONE * len(positive))] - 1e-4 if positive else 0.0
+    near = [rows[i] for i in np.flatnonzero(train & ~answerable) if rows[i].best_cosine >= none_below]
+    for high_from in sorted({none_below, *(r.best_cosine + 1e-4 for r in near)}):
+        high = [r.best_cosine >= high_from and not r.low_by_type for r in near]
+        if not near or np.mean(high) <= MAX_UNANSWERABLE_HIGH:
+            return none_below, high_from
+    return none_below, 1.0
+
+
+def _confidence(row: Scored, none_below: float, high_from: float) -> str:
+    if row.best_cosine < none_below:
+        return "none"
+    return "low" if row.best_cosine < high_from or row.low_by_type else "high"
+
+
+def _table(held: list[tuple[EvalQuestion, Scored, str]]) -> list[str]:
+    by_kind: dict[str, list[tuple[EvalQuestion, Scored, str]]] = defaultdict(list)
+    for item in held:
+        by_kind[item[0].kind].append(item)
+    lines = ["| kind | n | R@1 | R@3 | high | low | none |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    groups = sorted(by_kind.items()) + [("all answerable", [h for h in held if h[0].evidence])]
+    for kind, items in groups:
+        ranks = [s.rank for q, s, _ in items if q.evidence]
+        mix = " | ".join(f"{np.mean([c == want for *_, c in items]):.2f}" for want in ("high", "low", "none"))
+        if ranks:
+            r1 = np.mean([r == 1 for r in ranks])
+            r3 = np.mean([r is not None and r <= 3 for r in ranks])
+            lines.append(f"| {kind} | {len(items)} | {r1:.2f} | {r3:.2f} | {mix} |")
+        else:
+            lines.append(f"| {kind} | {len(items)} | - | - | {mix} |")
+    return lines
