@@ -122,7 +122,7 @@ def _table(held: list[tuple[EvalQuestion, Scored, str]]) -> list[str]:
     for item in held:
         by_kind[item[0].kind].append(item)
     lines = ["| kind | n | R@1 | R@3 | high | low | none |", "| --- | --- | --- | --- | --- | --- | --- |"]
-    groups = sorted(by_kind.items()) + [("all answerable", [h for h in held if h[0].evidence])]
+    groups = [*sorted(by_kind.items()), ("all answerable", [h for h in held if h[0].evidence])]
     for kind, items in groups:
         ranks = [s.rank for q, s, _ in items if q.evidence]
         mix = " | ".join(f"{np.mean([c == want for *_, c in items]):.2f}" for want in ("high", "low", "none"))

@@ -327,7 +327,7 @@ def read_manifest(index_dir: Path, folder: Path | None = None) -> Manifest:
         raw = json.loads((folder / "manifest.json").read_text("utf-8"))
         if isinstance(raw, dict) and raw.get("format_version") != FORMAT_VERSION:
             raise StaleIndexError(
-                f"index format {raw.get('format_version')}, this code reads {FORMAT_VERSION}: rebuild the index"
+                f"index format {raw.get('format_version')}, this code reads {FORMAT_VERSION}: rebuild"
             )
         return Manifest(**raw)
     except (ValueError, TypeError) as exc:

@@ -4,17 +4,20 @@ and the load benchmark."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import resource
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrieval.embedder import DEFAULT_MODEL
 from testkit.fake_telegram import FakeTelegram, Sent
 from testkit.paths import ROOT, SEEDS
 
@@ -39,6 +42,18 @@ class BotRun:
         return self.log.read_text("utf-8", "replace")
 
 
+@functools.cache
+def seed_index() -> Path:
+    """The seed corpus indexed with the default model, built once per test run."""
+    from retrieval.embedder import load_embedder
+    from retrieval.index import build_index
+    from retrieval.text import Analyzer
+
+    folder = Path(tempfile.mkdtemp(prefix="seed-index-")) / "index"
+    build_index(SEEDS, folder, load_embedder(DEFAULT_MODEL), Analyzer())
+    return folder
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -54,9 +69,14 @@ def start_bot(
     port: int | None = None,
     extra_env: dict[str, str] | None = None,
     max_file_bytes: int | None = None,
+    model: str = DEFAULT_MODEL,
 ) -> subprocess.Popen:
-    """The real `python -m bot`. `max_file_bytes` caps every file it writes (RLIMIT_FSIZE: a
-    bigger write fails with EFBIG, like a full disk)."""
+    """The real `python -m bot` with `model` (the real default unless a suite needs the fast
+    fake `hash-64`); a new INDEX_DIR starts from the run's cached seed index, so the bot only
+    encodes what its corpus adds to the seeds. `max_file_bytes` caps every file it writes
+    (RLIMIT_FSIZE: a bigger write fails with EFBIG, like a full disk)."""
+    if model == DEFAULT_MODEL and not index.exists():
+        shutil.copytree(seed_index(), index)
     base = f"http://127.0.0.1:{port or fake.port}"
     env = {
         **{k: v for k, v in os.environ.items() if k != "EMBEDDING_MODEL"},  # the default, unless asked
@@ -70,9 +90,7 @@ def start_bot(
         "TOP_K": "3",
         "QUESTIONS_PER_MINUTE": str(per_minute),
         "HF_HUB_OFFLINE": "1",
-        # The fake encoder: the real model encodes ~20 passages a second, too slow for the
-        # thousands of synthetic passages some suites add; quality tests use the real one.
-        "EMBEDDING_MODEL": "hash-64",
+        "EMBEDDING_MODEL": model,
         **(extra_env or {}),
     }
 
@@ -116,9 +134,11 @@ def copy_seeds(workdir: Path) -> Path:
 
 
 @contextlib.contextmanager
-def running_bot(workdir: Path, seeds: Path, per_minute: int = 1000) -> Iterator[BotRun]:
+def running_bot(
+    workdir: Path, seeds: Path, per_minute: int = 1000, model: str = DEFAULT_MODEL
+) -> Iterator[BotRun]:
     fake = FakeTelegram(TOKEN).start()
-    process = start_bot(fake, seeds, workdir / "index", workdir / "bot.log", per_minute)
+    process = start_bot(fake, seeds, workdir / "index", workdir / "bot.log", per_minute, model=model)
     run = BotRun(fake, seeds, workdir / "bot.log", process)
     try:
         wait_until_polling(fake, process)

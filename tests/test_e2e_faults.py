@@ -38,7 +38,8 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotRun]:
     workdir = tmp_path_factory.mktemp("faults")
     seeds = copy_seeds(workdir)
     synthetic_corpus(seed_sentences(SEEDS), EXTRA_PASSAGES, seeds)
-    with running_bot(workdir, seeds, per_minute=FLOOD_LIMIT) as run:
+    # the fake encoder: the real one would take minutes over the synthetic passages
+    with running_bot(workdir, seeds, per_minute=FLOOD_LIMIT, model="hash-64") as run:
         yield run
     assert not any(TOKEN in s.text for s in run.fake.sent), "the token leaked into a reply"
 

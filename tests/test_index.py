@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from retrieval.embedder import HashEmbedder
@@ -72,6 +73,7 @@ def test_failed_build_keeps_the_live_index(seeds, tmp_path, embedder, analyzer) 
         def encode_passages(self, texts):
             raise RuntimeError("disk full")
 
+    (seeds / "new.txt").write_text("Новая статья о визите, которую ещё предстоит закодировать.", "utf-8")
     with pytest.raises(RuntimeError):
         build_index(seeds, tmp_path / "idx", Exploding(64), analyzer)
     assert current_generation(tmp_path / "idx") == live
@@ -100,3 +102,25 @@ def test_old_generations_are_pruned(seeds, tmp_path: Path, embedder, analyzer) -
     for _ in range(4):
         build_index(seeds, tmp_path / "idx", embedder, analyzer)
     assert len(list((tmp_path / "idx").glob("gen-*"))) == 2
+
+
+def test_reindex_encodes_only_new_texts(seeds, tmp_path, embedder, analyzer) -> None:
+    first = build_index(seeds, tmp_path / "idx", embedder, analyzer).manifest
+    assert first.encoded > first.passages  # passages plus the sentences of multi-sentence ones
+    (seeds / "new.txt").write_text("Первое предложение новой статьи. Второе предложение.", "utf-8")
+    second = build_index(seeds, tmp_path / "idx", embedder, analyzer).manifest
+    assert second.passages == first.passages + 1
+    assert second.encoded == 3  # the new passage and its two sentences, nothing else
+    fresh = load_index(tmp_path / "idx")
+    rebuilt = build_index(seeds, tmp_path / "other", embedder, analyzer)
+    assert rebuilt.manifest.encoded == second.encoded + first.encoded
+    assert np.allclose(fresh.vectors, load_index(tmp_path / "other").vectors)
+    assert np.allclose(fresh.sentence_vectors, load_index(tmp_path / "other").sentence_vectors)
+
+
+def test_changed_analysis_rules_rebuild(seeds, tmp_path, embedder, analyzer, monkeypatch) -> None:
+    build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    check_fresh(read_manifest(tmp_path / "idx"), embedder.name, seeds, analyzer)
+    monkeypatch.setattr("retrieval.index.K1", 2.0)
+    with pytest.raises(StaleIndexError, match="analysis or scoring"):
+        check_fresh(read_manifest(tmp_path / "idx"), embedder.name, seeds, analyzer)
