@@ -124,8 +124,8 @@ def test_quote_names_its_speaker_and_the_undated_article_says_so(bot: BotRun) ->
 def test_html_in_a_question_is_escaped(bot: BotRun) -> None:
     answer = answer_to(bot, 4, "<b>Где</b> Токаев встретил Алиева? <script>alert(1)</script> & ещё")[0]
     assert "<script>" not in answer.text
-    off_topic = answer_to(bot, 4, "<i>рецепт</i> борща & <b>погода</b>?")[0]
-    assert "&lt;i&gt;рецепт&lt;/i&gt; борща &amp; &lt;b&gt;погода&lt;/b&gt;" in off_topic.text
+    off_topic = answer_to(bot, 4, "<i>рецепт</i> борща & <b>пирогов</b>?")[0]
+    assert "&lt;i&gt;рецепт&lt;/i&gt; борща &amp; &lt;b&gt;пирогов&lt;/b&gt;" in off_topic.text
     assert_nothing_rejected(bot.fake)
 
 
