@@ -45,13 +45,14 @@ def test_a_failing_start_up_rebuild_serves_the_good_index_and_tells_each_admin(
     tmp_path: Path, fake: FakeTelegram
 ) -> None:
     seeds, index, log = copy_seeds(tmp_path), tmp_path / "index", tmp_path / "bot.log"
-    process = start_bot(fake, seeds, index, log)
+    # the fake encoder: the real one would take minutes over the 1.2 MB article
+    process = start_bot(fake, seeds, index, log, model="hash-64")
     fake.wait_for_call("getUpdates", timeout=START_TIMEOUT)
     stop_bot(process)
     live = (index / "CURRENT").read_text("utf-8")
     # A new article whose index no longer fits: every file the bot writes is capped at 1 MB.
     (seeds / "big.txt").write_text(big_article(1_200_000), "utf-8")
-    process = start_bot(fake, seeds, index, log, max_file_bytes=1_000_000)
+    process = start_bot(fake, seeds, index, log, max_file_bytes=1_000_000, model="hash-64")
     try:
         for admin in (ADMIN, SECOND_ADMIN):
             notice = fake.wait_for_text(admin, "прежнем индексе", timeout=START_TIMEOUT)

@@ -16,7 +16,9 @@ DATA = ROOT / "tests" / "data"
 
 @pytest.fixture(scope="module")
 def retriever(tmp_path_factory, analyzer):
-    retriever, _ = open_retriever(SEEDS, tmp_path_factory.mktemp("idx"), load_embedder(DEFAULT_MODEL), analyzer)
+    retriever, _ = open_retriever(
+        SEEDS, tmp_path_factory.mktemp("idx"), load_embedder(DEFAULT_MODEL), analyzer
+    )
     return retriever
 
 
