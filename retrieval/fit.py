@@ -26,6 +26,12 @@ GRID = {
     "bm25": (0.4, 0.8, 1.6, 3.2),
     "sentence_bm25": (0.0, 0.25, 0.5, 1.0),
 }
+HIGHLIGHT_GRID = {
+    "highlight_bm25": (0.0, 0.02, 0.05),
+    "highlight_stems": (0.0, 0.02, 0.05, 0.1),
+    "highlight_answer_type": (0.0, 0.02, 0.05),
+    "highlight_neighbour_margin": (0.0, 0.01, 0.02),
+}
 FOLDS = 5
 # A fold's `none` threshold keeps at most this share of its answerable questions at `none`,
 # its `high` threshold at most MAX_UNANSWERABLE_HIGH of its unanswerable ones at `high`.
@@ -71,7 +77,14 @@ def fit(retriever: Retriever, questions: Sequence[EvalQuestion], seed: int = 0) 
         range(len(combos)), key=lambda c: _objective([scored[c][i] for i in np.flatnonzero(answerable)])
     )
     none_below, high_from = _thresholds(scored[best], answerable, np.ones(len(questions), bool))
-    calibration = {**combos[best], "none_below": round(none_below, 4), "high_from": round(high_from, 4)}
+    highlight, highlight_lines = _fit_highlight(retriever, combos[best], questions, vectors, folds)
+    lines += ["", *highlight_lines]
+    calibration = {
+        **combos[best],
+        "none_below": round(none_below, 4),
+        "high_from": round(high_from, 4),
+        **highlight,
+    }
     lines += ["", f"chosen on all questions: {calibration}"]
     return FitResult("\n".join(lines), calibration)
 
@@ -82,13 +95,48 @@ def _encode(retriever: Retriever, questions: Sequence[EvalQuestion]) -> np.ndarr
 
 
 def _score(retriever: Retriever, combo: dict, question: EvalQuestion, vector: np.ndarray) -> Scored:
-    variant = Retriever.__new__(Retriever)
-    variant.__dict__.update(retriever.__dict__)
-    variant.params = dataclasses.replace(retriever.params, **combo)
+    variant = _variant(retriever, combo)
     ranking = variant.rank(question.query, vector, 10, question.context)
     texts = [retriever.index.passages[row].text for row in ranking.rows]
     rank = next((i for i, text in enumerate(texts, 1) if question.answered_by(text)), None)
     return Scored(rank, ranking.best_cosine, variant.lacks_answer_type(question.query, ranking))
+
+
+def _fit_highlight(
+    retriever: Retriever,
+    combo: dict,
+    questions: Sequence[EvalQuestion],
+    vectors: np.ndarray,
+    folds: np.ndarray,
+) -> tuple[dict, list[str]]:
+    """Highlight bonuses by the same folds: the share of correct top hits whose highlight
+    holds the evidence."""
+    options = [dict(zip(HIGHLIGHT_GRID, v, strict=True)) for v in itertools.product(*HIGHLIGHT_GRID.values())]
+    hit = np.full((len(options), len(questions)), np.nan)
+    for o, option in enumerate(options):
+        variant = _variant(retriever, {**combo, **option})
+        for i, (question, vector) in enumerate(zip(questions, vectors, strict=True)):
+            if not question.evidence:
+                continue
+            top = variant.search_vector(question.query, vector, 1, question.context).hits[0]
+            if question.answered_by(top.passage.text):
+                hit[o, i] = question.answered_by(top.highlight_text)
+    held = []
+    for fold in range(FOLDS):
+        train, test = hit[:, folds != fold], hit[:, folds == fold]
+        best = int(np.argmax(np.nanmean(train, axis=1)))
+        held += [v for v in test[best] if not np.isnan(v)]
+    best = int(np.argmax(np.nanmean(hit, axis=1)))
+    return options[best], [
+        f"highlight holds the answer (held-out folds, correct top hits): {np.mean(held):.3f}"
+    ]
+
+
+def _variant(retriever: Retriever, values: dict) -> Retriever:
+    variant = Retriever.__new__(Retriever)
+    variant.__dict__.update(retriever.__dict__)
+    variant.params = dataclasses.replace(retriever.params, **values)
+    return variant
 
 
 def _objective(rows: list[Scored]) -> tuple[float, float]:

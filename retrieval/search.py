@@ -37,7 +37,9 @@ class FusionParams:
     high_from: float = 0.856
     # Highlight: sentence cosine plus these bonuses.
     highlight_bm25: float = 0.02
+    highlight_stems: float = 0.02  # share of the question's word stems in the sentence
     highlight_answer_type: float = 0.02
+    highlight_neighbour_margin: float = 0.0
 
     @classmethod
     def calibrated(cls, values: dict[str, float]) -> FusionParams:
@@ -200,9 +202,28 @@ class Retriever:
             [bool(asked) and all(self.answer_types.holds(kind, t) for kind in asked) for t in texts],
             dtype=np.float32,
         )
-        scores = cosines + self.params.highlight_bm25 * lexical + self.params.highlight_answer_type * typed
-        chosen = choose_highlight(passage.sentences, texts, scores)
+        stems = _stems(self.analyzer.terms(query))
+        shared = np.asarray(
+            [len(stems & _stems(self.analyzer.terms(t))) / max(len(stems), 1) for t in texts],
+            dtype=np.float32,
+        )
+        p = self.params
+        scores = (
+            cosines
+            + p.highlight_bm25 * lexical
+            + p.highlight_stems * shared
+            + p.highlight_answer_type * typed
+        )
+        chosen = choose_highlight(passage.sentences, texts, scores, p.highlight_neighbour_margin)
         return Hit(passage, self.index.articles[passage.article_id], score, chosen)
+
+
+STEM_LENGTH = 5
+
+
+def _stems(terms: list[str]) -> set[str]:
+    """Lemma beginnings: derivations share them where lemmas differ (завершить / завершение)."""
+    return {t[:STEM_LENGTH] for t in terms if not t.isdigit()}
 
 
 def _max_per_group(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
