@@ -41,9 +41,8 @@ def _tokens(text: str) -> list[tuple[str, bool, bool]]:
 
 def _adjective_phrase(words: list[str]) -> str | None:
     """Capitalised adjective(s) and the noun they agree with, in the nominative."""
-    morph = _morph()
     noun_word = words[-1]
-    for noun in morph.parse(noun_word):
+    for noun in _parse(noun_word):
         if noun.tag.POS != "NOUN" or noun.tag.case is None:
             continue
         grammemes = {"nomn", noun.tag.number or "sing"}
@@ -53,7 +52,7 @@ def _adjective_phrase(words: list[str]) -> str | None:
         for word in words[:-1]:
             agreeing = [
                 p
-                for p in morph.parse(word)
+                for p in _parse(word)
                 if p.tag.POS == "ADJF" and p.tag.case == noun.tag.case and p.tag.number == noun.tag.number
             ]
             inflected = agreeing[0].inflect(grammemes) if agreeing else None
@@ -77,11 +76,10 @@ def _same_stem(word: str, inflected: str) -> bool:
 
 def _genitive_phrase(head: str, followers: list[str]) -> str | None:
     """ "Организации тюркских государств" -> "Организация тюркских государств"."""
-    morph = _morph()
-    nouns = [p for p in morph.parse(head) if p.tag.POS == "NOUN" and not _PEOPLE_AND_PLACES & p.tag.grammemes]
+    nouns = [p for p in _parse(head) if p.tag.POS == "NOUN" and not _PEOPLE_AND_PLACES & p.tag.grammemes]
     tail: list[str] = []
     for word in followers[: MAX_GENITIVES + 1]:
-        parses = [p for p in morph.parse(word) if p.tag.POS in ("NOUN", "ADJF")]
+        parses = [p for p in _parse(word) if p.tag.POS in ("NOUN", "ADJF")]
         if len(word) < 3 or not any(p.tag.case == "gent" for p in parses):
             break
         tail.append(word)
@@ -104,7 +102,7 @@ def candidates(text: str) -> list[str]:
         if starts or not word[0].isupper():
             continue
         if _ACRONYM.match(word):
-            if not _PEOPLE_AND_PLACES & _morph().parse(word)[0].tag.grammemes:
+            if not _PEOPLE_AND_PLACES & _lemma_tags(word):
                 found.append(word)
             continue
         if not "А" <= word[0] <= "Я" and word[0] != "Ё":
@@ -127,8 +125,24 @@ def candidates(text: str) -> list[str]:
 
 
 def _lemmas(text: str) -> set[str]:
-    morph = _morph()
-    return {morph.parse(w.lower())[0].normal_form for w in _TOKEN.findall(text) if len(w) > 2}
+    return {_lemma(w.lower()) for w in _TOKEN.findall(text) if len(w) > 2}
+
+
+def _lemma(word: str) -> str:
+    parses = _parse(word)
+    return parses[0].normal_form if parses else word
+
+
+def _lemma_tags(word: str) -> frozenset:
+    parses = _parse(word)
+    return frozenset(parses[0].tag.grammemes) if parses else frozenset()
+
+
+def _parse(word: str) -> list:
+    try:
+        return _morph().parse(word)
+    except (KeyError, ValueError):  # pymorphy3 fails on some rare Unicode letters
+        return []
 
 
 def topics(passages: Sequence[str], asked: str, limit: int = LIMIT) -> tuple[str, ...]:

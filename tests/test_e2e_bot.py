@@ -226,7 +226,8 @@ def test_share_button_makes_a_deep_link_that_asks_again(bot: BotRun) -> None:
         0
     ]
     passage = answer_to(bot, 26, f"/start {shared.split('start=', 1)[1]}")[0]
-    assert passage.text.startswith("<b>") and passage.text.split("\n")[0] == english.text.split("\n")[0]
+    # the shared link opens the passage the English answer quoted (first or as the closest)
+    assert passage.text.startswith("<b>") and passage.text.split("\n")[0] in english.text
     broken = bot.ask(26, "/start qnot-base64!!")[0]
     assert broken.text.startswith("Здравствуйте!")
     passage_link = deeplink.passage_payload("no-such-article:0", 0)
