@@ -67,7 +67,9 @@ def examples_keyboard(questions: Sequence[str]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[InlineKeyboardButton(q, callback_data=("ask", q))] for q in questions])
 
 
-def answer_keyboard(result: SearchResult, reply: render.Reply, t: Texts, bot_username: str | None):
+def answer_keyboard(
+    result: SearchResult, reply: render.Reply, t: Texts, bot_username: str | None
+) -> InlineKeyboardMarkup | None:
     """Suggestions when nothing answers; else "Ещё", "Контекст" and "Поделиться"."""
     if reply.suggestions:
         return examples_keyboard(reply.suggestions)

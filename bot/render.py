@@ -20,7 +20,7 @@ import html
 import itertools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from bot import suggest
@@ -55,7 +55,7 @@ class Reply:
     messages: list[str]
     shown: tuple[Hit, ...] = ()
     next_offset: int | None = None  # where "Ещё" continues; None when nothing is left
-    suggestions: tuple[str, ...] = field(default=())  # topics to offer when nothing answers
+    suggestions: tuple[str, ...] = ()  # topics to offer when nothing answers
 
 
 def utf16_len(text: str) -> int:

@@ -59,7 +59,6 @@ class Texts:
     no_answer_hint: str
     more_header: str
     no_more: str
-    more_expired: str
     button_expired: str
     context_header: str
     context_none: str
