@@ -35,6 +35,9 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     shared = state(context)
     text = " ".join(query.query.split())
     username = context.bot.username or ""
+    if shared.inline_limiter.check(query.from_user.id):  # typing fires a query every few letters
+        await query.answer([], cache_time=0)
+        return
     if question_problem(text, shared.settings.max_question_chars, t):
         how_to = t.inline_help_text.format(bot=username)
         entries = [render.InlineEntry("help", t.inline_help_title, how_to, how_to)]

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot import deeplink, texts
+from bot.state import INLINE_QUERIES_PER_MINUTE
 from testkit.botrun import BotRun, copy_seeds, running_bot
 from testkit.fake_telegram import BOT_USERNAME, FakeTelegram, Sent, utf16_len, visible_text
 
@@ -168,6 +169,10 @@ def test_captions_are_questions_and_bare_media_gets_a_hint(bot: BotRun) -> None:
     photo = bot.fake.send_photo(21, caption="Что это за порт Актау?")
     answer = bot.fake.wait_for_reply(photo["message_id"], timeout=60)[0]
     assert "Актау" in answer.text and RU.non_text not in answer.text
+    document = bot.fake.send_document(21, "scan.pdf", b"%PDF-1.4", caption="Что такое Средний коридор?")
+    answer = bot.fake.wait_for_reply(document["message_id"], timeout=60)[0]
+    assert "<blockquote expandable>" in answer.text and RU.not_admin not in answer.text
+    assert not (bot.seeds / "scan.pdf").exists()
     mark = bot.fake.mark()
     bot.fake.send_photo(21)
     assert bot.fake.wait_for(21, since=mark)[0].text == RU.non_text
@@ -319,3 +324,7 @@ def test_flood_limit_counts_each_tapping_user_and_every_callback(tmp_path) -> No
         assert run.fake.wait_for_callback_answer(ok).get("text") is None
         refused = run.fake.tap(34, first, more)
         assert "Подождите" in run.fake.wait_for_callback_answer(refused)["text"]
+        # inline queries have a budget of their own: typing must not eat the question budget
+        queries = [run.fake.send_inline_query(35, "") for _ in range(INLINE_QUERIES_PER_MINUTE + 1)]
+        answers = [run.fake.wait_for_inline_answer(q)["results"] for q in queries]
+        assert sum(a == [] for a in answers) == 1  # exactly one over the budget, empty
