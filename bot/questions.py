@@ -100,7 +100,9 @@ def share_link(result: SearchResult, shown: Sequence[Hit], bot_username: str | N
     payload = None if result.context else deeplink.question_payload(result.query)
     if payload is None and shown:
         hit = shown[0]
-        sentence = hit.passage.sentences.index(hit.highlight[0]) if hit.highlight[:1] else 0
+        start = hit.highlight[0][0] if hit.highlight else 0
+        spans = hit.passage.sentences
+        sentence = next((i for i, (first, end) in enumerate(spans) if first <= start < end), 0)
         payload = deeplink.passage_payload(hit.passage.passage_id, sentence)
     return deeplink.start_link(bot_username, payload) if payload else None
 
@@ -112,7 +114,11 @@ async def before_texts(service: QAService, hits: Sequence[Hit]) -> dict[str, str
 
 
 async def send(
-    context: ContextTypes.DEFAULT_TYPE, chat_id: int, messages: Sequence[str], markup=None, reply_to=None
+    context: ContextTypes.DEFAULT_TYPE,
+    chat_id: int,
+    messages: Sequence[str],
+    markup: InlineKeyboardMarkup | None = None,
+    reply_to: int | None = None,
 ) -> list[Message]:
     """Send the messages of one answer, the first as a reply, the buttons under the last."""
     sent = []
