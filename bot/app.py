@@ -24,7 +24,7 @@ from bot.persistence import StorePersistence
 from bot.ratelimit import FloodLimiter
 from bot.resilience import RetryingLimiter
 from bot.state import STATE_KEY, BotState
-from bot.store import Store
+from bot.store import Store, StoreConversations
 from retrieval.service import QAService
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def build_application(settings: BotSettings, service: QAService) -> Application:
         .build()
     )
     limiter = FloodLimiter(settings.questions_per_minute)
-    application.bot_data[STATE_KEY] = BotState(service, settings, limiter, store)
+    application.bot_data[STATE_KEY] = BotState(service, settings, limiter, store, StoreConversations(store))
     admins = filters.User(user_id=list(settings.admin_ids))
     captioned = (filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION) & filters.CAPTION
     private = filters.ChatType.PRIVATE

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot.conversation import KEEP_SECONDS, TURNS_PER_CHAT, Turn
+
 log = logging.getLogger(__name__)
 
 DB_FILE = "bot.sqlite3"
@@ -154,16 +156,6 @@ class Pending:
     kind: str
     payload: dict[str, Any]
     data: bytes | None
-
-
-@dataclass(frozen=True)
-class StoredTurn:
-    """One answered question of a chat, for follow-ups (bot.conversation reads these)."""
-
-    question: str
-    context: str | None
-    answer_ids: tuple[int, ...]
-    at: float
 
 
 @dataclass(frozen=True)
@@ -429,23 +421,23 @@ class Store:
         return Pending(token, row[0], json.loads(row[1]), row[2])
 
     # -- conversation context ------------------------------------------------------------
-    async def recent_turns(self, chat_id: int, keep_seconds: float, limit: int) -> list[StoredTurn]:
+    async def recent_turns(self, chat_id: int, keep_seconds: float, limit: int) -> list[Turn]:
         """The chat's latest turns, newest first, none older than keep_seconds."""
         return await self._run(self._recent_turns, self.hash.chat(chat_id), keep_seconds, limit)
 
-    def _recent_turns(self, chat_hash: str, keep_seconds: float, limit: int) -> list[StoredTurn]:
+    def _recent_turns(self, chat_hash: str, keep_seconds: float, limit: int) -> list[Turn]:
         rows = self._db.execute(
             "SELECT question, context, answer_ids, at FROM turns WHERE chat_hash = ? AND at >= ?"
             " ORDER BY id DESC LIMIT ?",
             (chat_hash, time.time() - keep_seconds, limit),
         ).fetchall()
-        return [StoredTurn(q, c, tuple(json.loads(ids)), at) for q, c, ids, at in rows]
+        return [Turn(q, c, tuple(json.loads(ids)), at) for q, c, ids, at in rows]
 
-    async def put_turn(self, chat_id: int, turn: StoredTurn, keep_seconds: float, per_chat: int) -> None:
+    async def put_turn(self, chat_id: int, turn: Turn, keep_seconds: float, per_chat: int) -> None:
         """Add the chat's newest turn; older turns beyond per_chat or keep_seconds go."""
         await self._run(self._put_turn, self.hash.chat(chat_id), turn, keep_seconds, per_chat)
 
-    def _put_turn(self, chat_hash: str, turn: StoredTurn, keep_seconds: float, per_chat: int) -> None:
+    def _put_turn(self, chat_hash: str, turn: Turn, keep_seconds: float, per_chat: int) -> None:
         with _transaction(self._db):
             self._db.execute(
                 "INSERT INTO turns (chat_hash, at, question, context, answer_ids) VALUES (?, ?, ?, ?, ?)",
@@ -487,3 +479,26 @@ def _transaction(db: sqlite3.Connection):
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+class StoreConversations:
+    """bot.conversation.ConversationStore on the store: turns survive restarts, chats are
+    keyed by a keyed hash, at most TURNS_PER_CHAT per chat and none older than KEEP_SECONDS."""
+
+    def __init__(self, store: Store, turns: int = TURNS_PER_CHAT, keep_seconds: float = KEEP_SECONDS) -> None:
+        if turns < 1 or keep_seconds <= 0:
+            raise ValueError(f"bad bounds: turns={turns}, keep_seconds={keep_seconds}")
+        self._store = store
+        self._turns = turns
+        self._keep = keep_seconds
+
+    async def last(self, chat_id: int) -> Turn | None:
+        recent = await self._store.recent_turns(chat_id, self._keep, 1)
+        return recent[0] if recent else None
+
+    async def answered_by(self, chat_id: int, message_id: int) -> Turn | None:
+        recent = await self._store.recent_turns(chat_id, self._keep, self._turns)
+        return next((t for t in recent if message_id in t.answer_ids), None)
+
+    async def put(self, chat_id: int, turn: Turn) -> None:
+        await self._store.put_turn(chat_id, turn, self._keep, self._turns)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.conversation import Turn
 from bot.persistence import StorePersistence, dump_callback_data, load_callback_data
 from bot.store import (
     DB_FILE,
@@ -23,7 +24,7 @@ from bot.store import (
     IdHasher,
     QuestionRecord,
     Store,
-    StoredTurn,
+    StoreConversations,
     normalise_question,
 )
 
@@ -147,8 +148,8 @@ def test_turns_are_bounded_per_chat_and_in_age(store: Store) -> None:
     async def scenario() -> None:
         now = time.time()
         for n in range(5):
-            await store.put_turn(-100, StoredTurn(f"вопрос {n}", None, (n, n + 100), now), 60, per_chat=3)
-        await store.put_turn(-200, StoredTurn("старый", "контекст", (1,), now - 120), 60, per_chat=3)
+            await store.put_turn(-100, Turn(f"вопрос {n}", None, (n, n + 100), now), 60, per_chat=3)
+        await store.put_turn(-200, Turn("старый", "контекст", (1,), now - 120), 60, per_chat=3)
         turns = await store.recent_turns(-100, 60, limit=10)
         assert [t.question for t in turns] == ["вопрос 4", "вопрос 3", "вопрос 2"]
         assert turns[0].answer_ids == (4, 104)
@@ -156,6 +157,31 @@ def test_turns_are_bounded_per_chat_and_in_age(store: Store) -> None:
         assert await store.recent_turns(-101, 60, limit=10) == []
 
     asyncio.run(scenario())
+
+
+def test_store_conversations_keep_follow_ups_across_a_restart(tmp_path: Path) -> None:
+    async def write() -> None:
+        store = Store.open(tmp_path)
+        await StoreConversations(store).put(
+            -100, Turn("Что такое Средний коридор?", None, (10, 11), time.time())
+        )
+        store.close()
+
+    async def read() -> tuple:
+        store = Store.open(tmp_path)
+        conversations = StoreConversations(store)
+        found = (
+            await conversations.last(-100),
+            await conversations.answered_by(-100, 11),
+            await conversations.answered_by(-100, 12),
+        )
+        store.close()
+        return found
+
+    asyncio.run(write())
+    last, replied, other = asyncio.run(read())
+    assert last.question == "Что такое Средний коридор?" and last.as_context() == last.question
+    assert replied == last and other is None
 
 
 def test_no_raw_id_in_the_files(tmp_path: Path) -> None:
@@ -166,7 +192,7 @@ def test_no_raw_id_in_the_files(tmp_path: Path) -> None:
         await store.log_question(answer)
         await store.vote(answer.answer_key, USER, -1)
         await store.put_pending("delete", USER, {"name": "x.txt"})
-        await store.put_turn(USER, StoredTurn("q", None, (1,), time.time()), 60, 3)
+        await store.put_turn(USER, Turn("q", None, (1,), time.time()), 60, 3)
 
     asyncio.run(scenario())
     rows = asyncio.run(store.export_rows())
