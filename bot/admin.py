@@ -191,8 +191,17 @@ def reindex_summary(report: BuildReport, t: texts.Texts) -> str:
         changed=names(report.changed),
     )
     if report.warnings:
-        summary += "\n" + t.reindex_warnings + "\n" + "\n".join(f"– {w}" for w in report.warnings)
+        said = [warning_text(w, t) for w in report.warnings]
+        summary += "\n" + t.reindex_warnings + "\n" + "\n".join(f"– {w}" for w in said)
     return summary
+
+
+def warning_text(warning: str, t: texts.Texts) -> str:
+    """A corpus warning in the admin's words (the English text only for an unknown kind)."""
+    template = getattr(t, f"warning_{getattr(warning, 'code', '')}", None)
+    if template is None:
+        return warning
+    return template.format(name=warning.name, other=warning.other)
 
 
 # -- new articles --------------------------------------------------------------------------

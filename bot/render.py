@@ -307,13 +307,19 @@ def outlets(summaries: list[ArticleSummary]) -> str:
     return html.escape(", ".join(names + authors) or "—")
 
 
+def newest_first(summary: ArticleSummary) -> tuple:
+    """Sort key: the newest article first, undated ones last, then by file name."""
+    date = summary.article.date
+    return (date is None, -(date or dt.date.min).toordinal(), summary.article.file_name)
+
+
 def sources_messages(summaries: list[ArticleSummary], t: Texts) -> list[str]:
     if not summaries:
         return [t.sources_empty]
-    ordered = sorted(summaries, key=lambda s: (s.article.date or dt.date.min, s.article.file_name))
+    ordered = sorted(summaries, key=newest_first)
+    prefix = f"{t.source_label}: "  # the header says these are sources: no prefix on every line
     lines = [
-        f"{n}. {source_line(s.article, t)} — {s.passages} {t.passages_word}"
-        f"\n    <code>{html.escape(s.article.file_name)}</code>"
+        f"{n}. {source_line(s.article, t).removeprefix(prefix)} — {s.passages} {t.passages_word}"
         for n, s in enumerate(ordered, 1)
     ]
     return pack([t.sources_header.format(count=len(ordered)), *lines], TELEGRAM_LIMIT)

@@ -121,6 +121,9 @@ class Texts:
     metadata_saved: str
     metadata_labels: dict[str, str]
     post_no_text: str
+    warning_empty: str
+    warning_duplicate: str
+    warning_orphan_source: str
     post_not_channel: str
     # admin: the article list, deleting, confirmations
     articles_header: str

@@ -71,10 +71,24 @@ class Article:
         return self.source.outlet or self.source.author or self.file_name
 
 
+class CorpusWarning(str):
+    """A warning's English text, plus what callers need to say it in their own words: `code`
+    ("empty", "duplicate", "orphan_source"), the file `name`, and the `other` file involved."""
+
+    code: str
+    name: str
+    other: str | None
+
+    def __new__(cls, text: str, code: str, name: str, other: str | None = None) -> CorpusWarning:
+        warning = super().__new__(cls, text)
+        warning.code, warning.name, warning.other = code, name, other
+        return warning
+
+
 @dataclass(frozen=True)
 class Corpus:
     articles: tuple[Article, ...]
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[CorpusWarning, ...] = ()
 
     @property
     def passages(self) -> list[Passage]:
@@ -94,17 +108,19 @@ def load_corpus(seeds_dir: Path) -> Corpus:
         text = read_article_text(path)
         article = parse_article(path.name, text, sources.get(path.name))
         if article is None:
-            warnings.append(f"{path.name}: no text in it, skipped")
+            warnings.append(CorpusWarning(f"{path.name}: no text in it, skipped", "empty", path.name))
             continue
         digest = text_digest(text)
         if digest in seen:
-            warnings.append(f"{path.name}: same text as {seen[digest]}, skipped")
+            text = f"{path.name}: same text as {seen[digest]}, skipped"
+            warnings.append(CorpusWarning(text, "duplicate", path.name, seen[digest]))
             continue
         seen[digest] = path.name
         articles.append(article)
     names = {a.file_name for a in articles} | {p.name for p in seeds_dir.glob(f"*{ARTICLE_SUFFIX}")}
     for name in sorted(set(sources) - names):
-        warnings.append(f"{SOURCES_FILE} names {name}, which is not an article file")
+        text = f"{SOURCES_FILE} names {name}, which is not an article file"
+        warnings.append(CorpusWarning(text, "orphan_source", name, SOURCES_FILE))
     for warning in warnings:
         log.warning("%s", warning)
     return Corpus(tuple(articles), tuple(warnings))

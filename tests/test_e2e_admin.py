@@ -185,6 +185,19 @@ def test_failed_reindex_names_the_file_and_keeps_the_old_index_serving(bot: BotR
         broken.unlink()
 
 
+def test_reindex_warnings_are_in_russian(bot: BotRun) -> None:
+    empty = bot.seeds / "empty-article.txt"
+    empty.write_text("  \n\n", "utf-8")
+    try:
+        mark = bot.fake.mark()
+        bot.fake.send_text(ADMIN, "/reindex")
+        done = bot.fake.wait_for_text(ADMIN, "Индекс обновлён", since=mark, timeout=BUILD)
+        assert "в файле empty-article.txt нет текста, он пропущен" in done.text
+        no_english(done.text.split("Предупреждения:")[1])
+    finally:
+        empty.unlink()
+
+
 def test_replacing_needs_confirmation(bot: BotRun) -> None:
     name = "replace-me.txt"
     before = "Старый текст о поезде в Актау."

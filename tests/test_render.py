@@ -216,14 +216,19 @@ def test_plain_text_for_the_console() -> None:
     assert render.to_plain(message) == "*Ответ & всё.*\n  > Абзац."
 
 
+NEWER = Source(outlet="Kazinform", date=dt.date(2025, 11, 2))
+
+
 def test_sources_list() -> None:
     summaries = [
         ArticleSummary(ARTICLE, 10),
         ArticleSummary(Article("b", "b.txt", Source(author="Автор")), 3),
     ]
-    (message,) = render.sources_messages(summaries, RU)
-    assert "Статьи в базе (2)" in message
+    (message,) = render.sources_messages([*summaries, ArticleSummary(Article("c", "c.txt", NEWER), 2)], RU)
+    assert "Статьи в базе (3)" in message
     assert "Trend, 20 октября 2025 г." in message and "Автор: Автор, дата не указана" in message
+    assert "Источник:" not in message and ".txt" not in message  # no repeated label, no file names
+    assert message.index("Kazinform") < message.index("Trend") < message.index("Автор: Автор")
     assert valid_telegram_html(message)
     assert render.outlets(summaries) == "Trend, Автор"
 
