@@ -86,10 +86,18 @@ def shape_fingerprint(analyzer: Analyzer) -> str:
 
 
 def corpus_fingerprint(seeds_dir: Path) -> str:
+    return _fingerprint(_file_digests(Path(seeds_dir)))
+
+
+def _file_digests(seeds_dir: Path) -> dict[str, str]:
+    """File name -> SHA-256 of its bytes, for every file the corpus is read from."""
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in _corpus_files(seeds_dir)}
+
+
+def _fingerprint(digests: dict[str, str]) -> str:
     digest = hashlib.sha256()
-    for path in _corpus_files(Path(seeds_dir)):
-        digest.update(path.name.encode("utf-8") + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for name, file_digest in digests.items():
+        digest.update(name.encode("utf-8") + b"\0" + bytes.fromhex(file_digest))
     return digest.hexdigest()
 
 
@@ -123,9 +131,9 @@ def build_index(
     Texts the previous generation already encoded with this model are not encoded again."""
     phases = _Phases()
     seeds_dir, index_dir = Path(seeds_dir), Path(index_dir)
-    fingerprint = corpus_fingerprint(seeds_dir)
+    files = _file_digests(seeds_dir)  # each seed file is read and hashed once per build
     corpus = corpus or load_corpus(seeds_dir)
-    digests = _article_digests(corpus, seeds_dir)
+    digests = {a.article_id: files[a.file_name] for a in corpus.articles}
     phases.done("parse")
     lexical = LexicalIndex.build([[analyzer.terms(s) for s in p.sentence_texts()] for p in corpus.passages])
     phases.done("lexical")
@@ -142,7 +150,7 @@ def build_index(
         passages=len(corpus.passages),
         sentences=len(sentence_vectors),
         articles=len(corpus.articles),
-        corpus_fingerprint=fingerprint,
+        corpus_fingerprint=_fingerprint(files),
         shape_fingerprint=shape_fingerprint(analyzer),
         dense_index=type(dense).__name__,
         built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -293,13 +301,6 @@ def _prune(index_dir: Path, keep: str) -> None:
     generations = sorted(p for p in index_dir.glob("gen-*") if p.is_dir() and p.name != keep)
     for old in generations[: max(0, len(generations) - (KEPT_GENERATIONS - 1))]:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _article_digests(corpus: Corpus, seeds_dir: Path) -> dict[str, str]:
-    return {
-        a.article_id: hashlib.sha256((seeds_dir / a.file_name).read_bytes()).hexdigest()
-        for a in corpus.articles
-    }
 
 
 def _previous_articles(index_dir: Path) -> dict[str, str]:

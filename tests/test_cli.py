@@ -107,3 +107,23 @@ def test_no_command_prints_help_instead_of_searching(seeds, tmp_path) -> None:
     assert done.stderr.startswith("usage: python -m retrieval")
     assert all(command in done.stderr for command in ("build", "search", "eval", "bench"))
     assert done.stdout == "" and not (tmp_path / "idx").exists()
+
+
+def test_search_jsonl_takes_follow_ups_with_context(seeds, tmp_path) -> None:
+    follow_up = "а когда его достроят?"
+    lines = [
+        json.dumps({"q": follow_up, "context": "Какие порты соединит подводный кабель по дну Каспия?"}),
+        follow_up,
+        json.dumps({"q": "Сколько стоит биткоин?"}),
+    ]
+    done = run_cli(["search", "--k", "3", "--jsonl"], cli_env(seeds, tmp_path), "\n".join(lines) + "\n")
+    assert done.returncode == 0, done.stderr
+    with_context, alone, plain = (json.loads(line) for line in done.stdout.splitlines())
+    assert with_context["query"] == alone["query"] == follow_up
+    assert plain["query"] == "Сколько стоит биткоин?"
+    # the previous question steers the search: the cable passage comes first only with it
+    assert "Актау и Алят" in with_context["results"][0]["text"]
+    assert [r["passage_id"] for r in with_context["results"]] != [r["passage_id"] for r in alone["results"]]
+    for row in (with_context, alone, plain):
+        assert row["confidence"] in {"high", "low", "none"}
+        assert row["abstained"] == (row["confidence"] == "none")
