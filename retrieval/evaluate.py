@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from retrieval.results import CONFIDENCES, Confidence, SearchResult
 from retrieval.text import normalise_for_match
@@ -35,6 +38,7 @@ class Outcome:
     rank: int | None  # 1-based rank of the first answering passage within k, None if absent
     confidence: Confidence
     highlight_has_answer: bool
+    seconds: float = 0.0  # the search's wall time
 
     @property
     def abstained(self) -> bool:
@@ -74,6 +78,10 @@ class Report:
         correct_top = [o for o in self.outcomes if o.rank == 1]
         return sum(o.highlight_has_answer for o in correct_top) / max(len(correct_top), 1)
 
+    def latency_ms(self, percentile: float) -> float:
+        seconds = [o.seconds for o in self.outcomes]
+        return float(np.percentile(seconds, percentile)) * 1000 if seconds else 0.0
+
     def render(self) -> str:
         kinds = sorted({o.question.kind for o in self.outcomes})
         lines = [
@@ -102,6 +110,8 @@ class Report:
             f"unanswerable confidence ({len(unanswerable)}): "
             + "  ".join(f"{c} {self.share(c, unanswerable):.3f}" for c in CONFIDENCES),
             f"highlight contains the answer (correct top hits): {self.highlight_accuracy():.3f}",
+            f"search latency over {len(self.outcomes)} questions: p50 {self.latency_ms(50):.1f} ms, "
+            f"p95 {self.latency_ms(95):.1f} ms",
         ]
         misses = [o for o in answerable if o.rank != 1]
         if misses:
@@ -134,7 +144,9 @@ def load_questions(path: Path) -> list[EvalQuestion]:
 def evaluate(questions: list[EvalQuestion], search: SearchFn) -> Report:
     outcomes = []
     for question in questions:
+        started = time.perf_counter()
         result = search(question.query, question.context)
+        seconds = time.perf_counter() - started
         rank = next((i for i, h in enumerate(result.hits, 1) if question.answered_by(h.passage.text)), None)
         top_highlight = result.hits[0].highlight_text if result.hits else ""
         outcomes.append(
@@ -143,6 +155,7 @@ def evaluate(questions: list[EvalQuestion], search: SearchFn) -> Report:
                 rank,
                 result.confidence,
                 bool(rank == 1 and question.answered_by(top_highlight)),
+                seconds,
             )
         )
     return Report(outcomes)
