@@ -47,7 +47,7 @@ class Turn:
     holds_evidence: bool | None  # None for questions without evidence
     first_screen: int
     context_used: bool | None  # None for questions without context
-    reply: str  # what the user saw
+    reply: str  # what the user saw, buttons of the last message as [..]
 
 
 def shown_confidence(messages: list[Sent], t: texts.Texts) -> str:
@@ -80,6 +80,7 @@ def ask(fake: FakeTelegram, chat: int, question: EvalQuestion) -> Turn:
         answer(fake, chat, question.context, question.lang)
     messages = answer(fake, chat, question.query, question.lang)
     shown = "\n\n".join(visible_text(m.text) for m in messages)
+    buttons = " ".join(f"[{b['text']}]" for b in messages[-1].buttons)
     note = t.followup_note.split("{")[0]
     return Turn(
         qid=question.qid,
@@ -91,7 +92,7 @@ def ask(fake: FakeTelegram, chat: int, question: EvalQuestion) -> Turn:
         holds_evidence=question.answered_by(shown) if question.evidence else None,
         first_screen=render.first_screen_chars(messages[0].text),
         context_used=(note in messages[0].text) if question.context else None,
-        reply=shown,
+        reply=f"{shown}\n{buttons}" if buttons else shown,
     )
 
 

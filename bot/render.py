@@ -40,8 +40,10 @@ COLLAPSED_PREVIEW = 120
 # a further passage joins the answer only if it adds something and still fits.
 FIRST_SCREEN = 700
 LOW_PASSAGES = 2
-# A further passage must score at least this share of the top one to count as related.
+# A further passage must score at least this share of the top one to count as related; at
+# low confidence the top one does not answer either, so the runner-up gets a wider margin.
 RELATED_SHARE = 0.8
+LOW_RELATED_SHARE = 0.5
 SAME_FACT_OVERLAP = 0.5  # word overlap above which two highlights state the same fact
 CONTEXT_CHARS = 1200  # each neighbouring paragraph shown by "Контекст"
 ELLIPSIS = "…"
@@ -186,9 +188,9 @@ def _words(text: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(text) if len(w) > 2}
 
 
-def adds_something(hit: Hit, shown: list[Hit], top: Hit) -> bool:
+def adds_something(hit: Hit, shown: list[Hit], top: Hit, share: float = RELATED_SHARE) -> bool:
     """Another article, or another fact of the same one, and close enough to the top in score."""
-    if top.score > 0 and hit.score < RELATED_SHARE * top.score:
+    if top.score > 0 and hit.score < share * top.score:
         return False
     words = _words(hit.highlight_text or hit.passage.text)
     for other in shown:
@@ -235,7 +237,8 @@ def answer(
     blocks = [hit_block(top, t, before.get(top.passage.passage_id))]
     limit = 1 + (LOW_PASSAGES - 1 if result.confidence == "low" else len(result.hits))
     for hit in result.hits[1:]:
-        if len(shown) >= limit or not adds_something(hit, shown, top):
+        share = LOW_RELATED_SHARE if result.confidence == "low" else RELATED_SHARE
+        if len(shown) >= limit or not adds_something(hit, shown, top, share):
             continue
         block = hit_block(hit, t, before.get(hit.passage.passage_id))
         screen = first_screen_chars("\n\n".join([*header, *blocks, block]))

@@ -96,6 +96,13 @@ def test_further_passages_only_where_they_add_something() -> None:
     assert render.first_screen_chars(reply.messages[0]) <= render.FIRST_SCREEN
 
 
+def test_low_confidence_shows_a_runner_up_a_high_answer_would_leave_out() -> None:
+    top = make_hit("Кабель соединит порты Актау и Алят.", 0, score=8.8)
+    runner_up = make_hit("Завершение проекта запланировано на конец 2026 года.", 0, OTHER, score=6.0)
+    assert render.answer(SearchResult("q", (top, runner_up), "high"), RU).shown == (top,)
+    assert render.answer(SearchResult("q", (top, runner_up), "low"), RU).shown == (top, runner_up)
+
+
 def test_low_confidence_says_so_and_shows_at_most_two() -> None:
     hits = tuple(
         make_hit(f"Фрагмент номер {i} о сотрудничестве.", 0, [ARTICLE, OTHER][i % 2]) for i in range(5)
