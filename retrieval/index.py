@@ -158,9 +158,8 @@ def build_index(
         encoded=encoded,
     )
     previous = _previous_articles(index_dir)
-    generation = _write_and_switch(
-        index_dir, manifest, corpus, digests, vectors, sentence_vectors, dense, lexical
-    )
+    built = _Built(manifest, corpus, digests, vectors, sentence_vectors, dense, lexical)
+    generation = _write_and_switch(index_dir, built)
     _prune(index_dir, keep=generation.name)
     phases.done("write")
     return BuildReport(
@@ -213,22 +212,26 @@ def _previous_vectors(index_dir: Path, embedder: Embedder) -> dict[str, np.ndarr
     return {key: np.asarray(vector, dtype=np.float32) for key, vector in cache.items()}
 
 
-def _write_and_switch(
-    index_dir: Path,
-    manifest: Manifest,
-    corpus: Corpus,
-    digests: dict[str, str],
-    vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
-    dense: faiss.Index,
-    lexical: LexicalIndex,
-) -> Path:
+@dataclass(frozen=True)
+class _Built:
+    """Everything a generation folder holds, before it is written."""
+
+    manifest: Manifest
+    corpus: Corpus
+    digests: dict[str, str]  # article id -> SHA-256 of its file
+    vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    dense: faiss.Index
+    lexical: LexicalIndex
+
+
+def _write_and_switch(index_dir: Path, built: _Built) -> Path:
     """Write a complete generation in a staging folder, rename it, then point CURRENT at it."""
     index_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(f"{index_dir}/.building-{os.getpid()}-{time.time_ns()}")
     try:
         staging.mkdir()
-        _write_generation(staging, manifest, corpus, digests, vectors, sentence_vectors, dense, lexical)
+        _write_generation(staging, built)
         generation = index_dir / f"gen-{time.time_ns()}"
         staging.rename(generation)
         _switch_current(index_dir, generation.name)
@@ -250,16 +253,8 @@ def make_dense_index(vectors: np.ndarray) -> faiss.Index:
     return index
 
 
-def _write_generation(
-    folder: Path,
-    manifest: Manifest,
-    corpus: Corpus,
-    digests: dict[str, str],
-    vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
-    dense: faiss.Index,
-    lexical: LexicalIndex,
-) -> None:
+def _write_generation(folder: Path, built: _Built) -> None:
+    manifest, corpus, digests = built.manifest, built.corpus, built.digests
     articles = [
         {
             "article_id": a.article_id,
@@ -280,10 +275,10 @@ def _write_generation(
                 "sentences": p.sentences,
             }
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    np.save(folder / "vectors.npy", vectors.astype(np.float16))
-    np.save(folder / "sentence_vectors.npy", sentence_vectors.astype(np.float16))
-    faiss.write_index(dense, str(folder / "dense.faiss"))
-    lexical.save(folder)
+    np.save(folder / "vectors.npy", built.vectors.astype(np.float16))
+    np.save(folder / "sentence_vectors.npy", built.sentence_vectors.astype(np.float16))
+    faiss.write_index(built.dense, str(folder / "dense.faiss"))
+    built.lexical.save(folder)
     # The manifest goes last: a folder with a manifest is a complete generation.
     (folder / "manifest.json").write_text(json.dumps(asdict(manifest), indent=1), "utf-8")
     for path in folder.iterdir():

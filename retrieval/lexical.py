@@ -61,15 +61,6 @@ class Field:
         q = np.asarray([query[t] for t in query if t in self.vocab], dtype=np.float32)
         return np.asarray(self.weights[rows][:, cols] @ q).ravel()
 
-    def presence_rows(self, rows: np.ndarray, terms: list[str]) -> np.ndarray:
-        """(rows x terms) 0/1: which of the terms each given document contains."""
-        out = np.zeros((len(rows), len(terms)), dtype=np.float32)
-        known = [(j, self.vocab[t]) for j, t in enumerate(terms) if t in self.vocab]
-        if known and len(rows):
-            sub = self.weights[rows][:, [col for _, col in known]]
-            out[:, [j for j, _ in known]] = (sub.toarray() > 0).astype(np.float32)
-        return out
-
     def row_major(self) -> Field:
         return Field(self.vocab, self.idf, self.weights.tocsr())
 

@@ -82,16 +82,6 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans or [(0, len(text))]
 
 
-def script_of(text: str) -> str:
-    """'ru' when the text is mostly Cyrillic, 'other' when it has letters of another script."""
-    cyrillic = len(_CYRILLIC.findall(text))
-    latin = len(_LATIN.findall(text))
-    letters = sum(ch.isalpha() for ch in text)
-    if cyrillic and cyrillic >= 0.5 * letters:
-        return "ru"
-    return "other" if (latin or letters) else "none"
-
-
 class Analyzer:
     """Turns text into lexical terms: dictionary lemmas, surname bases and digits, without stop words."""
 

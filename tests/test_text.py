@@ -1,4 +1,4 @@
-from retrieval.text import latin_to_cyrillic, normalise_for_match, script_of, sentence_spans
+from retrieval.text import latin_to_cyrillic, normalise_for_match, sentence_spans
 
 
 def test_surnames_in_any_case_share_one_term(analyzer) -> None:
@@ -37,12 +37,6 @@ def test_latin_names_are_transliterated() -> None:
         "казахстан",
     ]
     assert latin_to_cyrillic("Azərbaycan") == "азербайджан"
-
-
-def test_script_detection() -> None:
-    assert script_of("Когда прибыл Алиев?") == "ru"
-    assert script_of("Where did Tokayev welcome Aliyev?") == "other"
-    assert script_of("2025 ?!") == "none"
 
 
 def test_evidence_normalisation() -> None:
