@@ -197,23 +197,16 @@ class Retriever:
     def _hit(self, row: int, score: float, cosines: np.ndarray, lexical: np.ndarray, query: str) -> Hit:
         passage = self.index.passages[row]
         texts = passage.sentence_texts()
-        asked = self.answer_types.asked(query)
-        typed = np.asarray(
-            [bool(asked) and all(self.answer_types.holds(kind, t) for kind in asked) for t in texts],
-            dtype=np.float32,
-        )
-        stems = _stems(self.analyzer.terms(query))
-        shared = np.asarray(
-            [len(stems & _stems(self.analyzer.terms(t))) / max(len(stems), 1) for t in texts],
-            dtype=np.float32,
-        )
         p = self.params
-        scores = (
-            cosines
-            + p.highlight_bm25 * lexical
-            + p.highlight_stems * shared
-            + p.highlight_answer_type * typed
-        )
+        scores = cosines + p.highlight_bm25 * lexical
+        asked = self.answer_types.asked(query)
+        if asked and p.highlight_answer_type and len(texts) > 1:
+            typed = [all(self.answer_types.holds(kind, t) for kind in asked) for t in texts]
+            scores = scores + p.highlight_answer_type * np.asarray(typed, dtype=np.float32)
+        if p.highlight_stems and len(texts) > 1:  # the sentences' terms cost more than the rest
+            stems = _stems(self.analyzer.terms(query))
+            shared = [len(stems & _stems(self.analyzer.terms(t))) / max(len(stems), 1) for t in texts]
+            scores = scores + p.highlight_stems * np.asarray(shared, dtype=np.float32)
         chosen = choose_highlight(passage.sentences, texts, scores, p.highlight_neighbour_margin)
         return Hit(passage, self.index.articles[passage.article_id], score, chosen)
 
