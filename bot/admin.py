@@ -7,6 +7,7 @@ it names the file and says what to do, never an exception's English text.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import errno
@@ -42,7 +43,7 @@ from retrieval.errors import (
 )
 from retrieval.index import BuildReport
 from retrieval.ingest import article_format, channel_post, parse_caption
-from retrieval.service import CheckedUpload
+from retrieval.service import ArticleSummary, CheckedUpload
 
 admin_log = logging.getLogger("bot.admin")
 
@@ -72,7 +73,7 @@ async def set_admin_menus(application: Application, admin_ids: frozenset[int]) -
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List the articles in the index."""
     t = texts.for_user(update.effective_user)
-    for message in render.sources_messages(state(context).service.articles(), t):
+    for message in render.sources_messages(await live_articles(state(context)), t):
         await update.effective_message.reply_text(message, parse_mode=ParseMode.HTML)
 
 
@@ -331,16 +332,16 @@ def _source_from_json(raw: dict[str, str] | None) -> Source | None:
 
 
 # -- the article list ----------------------------------------------------------------------
-def articles_page(shared: BotState, page: int, t: texts.Texts) -> tuple[str, InlineKeyboardMarkup | None]:
+async def live_articles(shared: BotState) -> list[ArticleSummary]:
+    """The live index's articles, counted off the event loop (a pass over every passage)."""
+    return await asyncio.to_thread(shared.service.articles)
+
+
+def articles_page(
+    summaries: list[ArticleSummary], page: int, t: texts.Texts
+) -> tuple[str, InlineKeyboardMarkup | None]:
     """One page of the articles, newest first (undated last), with view/delete buttons."""
-    summaries = sorted(
-        shared.service.articles(),
-        key=lambda s: (
-            s.article.date is None,
-            -(s.article.date or dt.date.min).toordinal(),
-            s.article.file_name,
-        ),
-    )
+    summaries = sorted(summaries, key=render.newest_first)
     if not summaries:
         return t.articles_empty, None
     pages = math.ceil(len(summaries) / ARTICLES_PER_PAGE)
@@ -385,7 +386,7 @@ def articles_page(shared: BotState, page: int, t: texts.Texts) -> tuple[str, Inl
 async def articles(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/articles: the first page of the article list."""
     t = texts.for_user(update.effective_user)
-    text, markup = articles_page(state(context), 0, t)
+    text, markup = articles_page(await live_articles(state(context)), 0, t)
     await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
 
 
@@ -397,7 +398,7 @@ async def articles_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await not_admin(update, context)
         return
     t = texts.for_user(update.effective_user)
-    text, markup = articles_page(state(context), int(query.data[1]), t)
+    text, markup = articles_page(await live_articles(state(context)), int(query.data[1]), t)
     try:
         await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
     except BadRequest:  # the list message is gone (or unchanged): send the page anew
@@ -417,12 +418,12 @@ async def article_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     t = texts.for_user(update.effective_user)
     _, action, name = query.data
     chat = update.effective_chat.id
-    summary = next((s for s in shared.service.articles() if s.article.file_name == name), None)
+    summary = next((s for s in await live_articles(shared) if s.article.file_name == name), None)
     if summary is None:
         await context.bot.send_message(chat, t.article_gone.format(name=name))
         return
     if action == "head":
-        head = shared.service.first_passage(summary.article.article_id) or ""
+        head = await asyncio.to_thread(shared.service.first_passage, summary.article.article_id) or ""
         if len(head) > HEAD_CHARS:
             head = head[:HEAD_CHARS].rsplit(" ", 1)[0] + " …"
         text = t.article_head.format(name=html.escape(name), text=html.escape(head))
