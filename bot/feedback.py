@@ -19,7 +19,7 @@ from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.state import state
-from bot.store import REASONS, QuestionRecord, Stats
+from bot.store import REASONS, QuestionRecord, Stats, Vote
 from retrieval.results import SearchResult
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(t.vote_gone)
         return
     await query.answer(t.vote_thanks)
-    if value < 0:
+    if value < 0 and recorded is not Vote.SAME:  # ask once, not at every tap
         reasons = {
             "wrong_passage": t.reason_wrong_passage,
             "no_answer": t.reason_no_answer,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import enum
 import hashlib
 import hmac
 import json
@@ -132,6 +133,16 @@ class IdHasher:
 
     def chat(self, chat_id: int) -> str:
         return self("chat", chat_id)
+
+
+class Vote(enum.Enum):
+    NEW = "new"
+    CHANGED = "changed"
+    SAME = "same"
+    MISSING = "missing"
+
+    def __bool__(self) -> bool:  # recorded at all
+        return self is not Vote.MISSING
 
 
 @dataclass(frozen=True)
@@ -275,19 +286,22 @@ class Store:
         )
         return int(cursor.lastrowid)
 
-    async def vote(self, answer_key: str, user_id: int, vote: int) -> bool:
-        """Record or change a user's vote on an answer; False when the answer is not in the log
-        (any more)."""
+    async def vote(self, answer_key: str, user_id: int, vote: int) -> Vote:
+        """Record or change a user's vote on an answer: whether it is new, changed, the same as
+        before, or MISSING (the answer is not in the log, or no longer)."""
         if vote not in VOTES:
             raise ValueError(f"vote must be 1 or -1, got {vote!r}")
         return await self._run(self._vote, answer_key, self.hash.user(user_id), vote)
 
-    def _vote(self, answer_key: str, user_hash: str, vote: int) -> bool:
+    def _vote(self, answer_key: str, user_hash: str, vote: int) -> Vote:
         with _transaction(self._db):
             row = self._db.execute("SELECT id FROM questions WHERE answer_key = ?", (answer_key,)).fetchone()
             if row is None:
-                return False
+                return Vote.MISSING
             question_id = row[0]
+            before = self._db.execute(
+                "SELECT vote FROM feedback WHERE question_id = ? AND user_hash = ?", (question_id, user_hash)
+            ).fetchone()
             self._db.execute(
                 "INSERT INTO feedback (question_id, user_hash, vote, reason, at) VALUES (?, ?, ?, NULL, ?)"
                 " ON CONFLICT (question_id, user_hash) DO UPDATE SET vote = excluded.vote,"
@@ -295,7 +309,9 @@ class Store:
                 " at = excluded.at",
                 (question_id, user_hash, vote, time.time()),
             )
-        return True
+        if before is None:
+            return Vote.NEW
+        return Vote.SAME if before[0] == vote else Vote.CHANGED
 
     async def vote_reason(self, answer_key: str, user_id: int, reason: str) -> bool:
         """Why a 👎: only on the user's own 👎; False when there is none."""

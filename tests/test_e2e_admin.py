@@ -302,6 +302,10 @@ def test_feedback_is_recorded_and_visible_in_stats(bot: BotRun) -> None:
     mark = tap(bot, USER, answer, "👎")  # changed, not added
     why = bot.fake.wait_for_text(USER, "Что было не так?", since=mark)
     tap(bot, USER, why, "Неверный источник")
+    answered = bot.fake.tap(USER, answer, button(answer, "👎")["callback_data"])  # the same vote again
+    assert bot.fake.wait_for_callback_answer(answered)["text"] == "Спасибо за оценку!"
+    time.sleep(0.5)
+    assert sum("Что было не так?" in m.text for m in bot.fake.messages(USER, mark)) == 1  # asked once
     for user, text in (
         (USER, "Сколько стоит биткоин?"),
         (21, "сколько стоит биткоин"),

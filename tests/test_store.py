@@ -25,6 +25,7 @@ from bot.store import (
     QuestionRecord,
     Store,
     StoreConversations,
+    Vote,
     normalise_question,
 )
 
@@ -75,11 +76,12 @@ def test_one_vote_per_user_and_answer_changeable(store: Store) -> None:
         answer = record()
         await store.log_question(answer)
         answer = answer.answer_key
-        assert await store.vote(answer, USER, 1)
-        assert await store.vote(answer, USER, -1)  # changed, not added
+        assert await store.vote(answer, USER, 1) is Vote.NEW
+        assert await store.vote(answer, USER, -1) is Vote.CHANGED  # changed, not added
+        assert await store.vote(answer, USER, -1) is Vote.SAME
         assert await store.vote_reason(answer, USER, "wrong_source")
         assert await store.vote(answer, OTHER, 1)
-        assert not await store.vote("no-such-answer", USER, 1)
+        assert await store.vote("no-such-answer", USER, 1) is Vote.MISSING
         assert not await store.vote_reason(answer, OTHER, "no_answer")  # OTHER voted 👍
         stats = await store.stats()
         assert (stats.votes_up, stats.votes_down) == (1, 1)
