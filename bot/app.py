@@ -18,8 +18,10 @@ from telegram.ext import (
     filters,
 )
 
-from bot import admin, buttons, errors, feedback, inline, questions, texts
+from bot import admin, buttons, feedback, inline, questions, texts
 from bot.config import BotSettings
+from bot.journal import JournalingQueue, UpdateJournal
+from bot.lifecycle import GracefulProcessor, Lifecycle
 from bot.persistence import StorePersistence
 from bot.ratelimit import FloodLimiter
 from bot.resilience import RetryingLimiter
@@ -31,13 +33,12 @@ log = logging.getLogger(__name__)
 CONCURRENT_UPDATES = 64
 ADMIN_NOTICE_TIMEOUT = 30.0
 CALLBACK_DATA_CACHE = 4096  # keyboards whose buttons still work; older ones answer "expired"
+JOURNAL_FOLDER = "updates"  # in DATA_DIR
 
 
-async def _post_init(application: Application) -> None:
-    """Register the command menu and the profile texts, per language (Russian by default), and
-    tell the admins when the bot starts on a stale index."""
+async def _register_profile(application: Application) -> None:
+    """Register the command menu and the profile texts, per language (Russian by default)."""
     bot = application.bot
-    await _warn_admins_of_a_stale_index(application)
     for lang, t in texts.catalogues().items():
         code = None if lang == texts.FALLBACK else lang
         commands = [BotCommand(name, about) for name, about in t.commands.items()]
@@ -48,10 +49,6 @@ async def _post_init(application: Application) -> None:
         except TelegramError as problem:  # the profile is cosmetic: never a reason not to start
             log.warning("could not set the %s bot description: %s", lang, problem)
     await admin.set_admin_menus(application, application.bot_data[STATE_KEY].settings.admin_ids)
-
-
-async def _post_shutdown(application: Application) -> None:
-    application.bot_data[STATE_KEY].store.close()
 
 
 async def _warn_admins_of_a_stale_index(application: Application) -> None:
@@ -73,17 +70,31 @@ def build_application(settings: BotSettings, service: QAService) -> Application:
     token = settings.telegram_bot_token.get_secret_value().strip()
     secret = settings.id_hash_key.get_secret_value() if settings.id_hash_key else None
     store = Store.open(settings.data_dir, secret, settings.log_retention_days)
+    queue = JournalingQueue(UpdateJournal(settings.data_dir / JOURNAL_FOLDER))
+    processor = GracefulProcessor(CONCURRENT_UPDATES, queue.journal)
+    lifecycle = Lifecycle(service, queue, processor)
+
+    async def post_init(application: Application) -> None:
+        await _warn_admins_of_a_stale_index(application)
+        await _register_profile(application)
+        await lifecycle.start(application)
+
+    async def post_shutdown(application: Application) -> None:
+        service.close()
+        store.close()
+
     application = (
         ApplicationBuilder()
         .token(token)
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_api_base_file_url)
-        .concurrent_updates(CONCURRENT_UPDATES)
+        .update_queue(queue)
+        .concurrent_updates(processor)
         .rate_limiter(RetryingLimiter())
-        .post_init(_post_init)
-        .post_shutdown(_post_shutdown)
         .arbitrary_callback_data(CALLBACK_DATA_CACHE)
         .persistence(StorePersistence(store))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
         .build()
     )
     limiter = FloodLimiter(settings.questions_per_minute)
@@ -127,7 +138,7 @@ def build_application(settings: BotSettings, service: QAService) -> Application:
             InlineQueryHandler(inline.inline_query),
         ]
     )
-    application.add_error_handler(errors.on_error)
+    application.add_error_handler(lifecycle.on_error)
     return application
 
 
@@ -150,10 +161,11 @@ def run(settings: BotSettings, service: QAService) -> None:
             secret_token=secret,
             allowed_updates=Update.ALL_TYPES,
             bootstrap_retries=-1,
+            stop_signals=None,  # Lifecycle handles them, with a bounded grace
         )  # an unreachable API at start-up is retried by RetryingLimiter, getMe included
     else:
         log.info(
             "long polling %s",
             "(local Bot API)" if "api.telegram.org" not in settings.telegram_api_base_url else "",
         )
-        application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1)
+        application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1, stop_signals=None)

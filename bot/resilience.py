@@ -20,13 +20,16 @@ MAX_BACKOFF = 10.0
 RETRY_WINDOW = 300.0
 # Client errors: retrying cannot help.
 _FINAL = (BadRequest, Forbidden, InvalidToken, Conflict)
+# `rate_limit_args` for a call that is tried once: an apology for an error must not open
+# another retry window of its own.
+NO_RETRY = {"retry": False}
 
 
 def _seconds(value: float | dt.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-class RetryingLimiter(BaseRateLimiter[None]):
+class RetryingLimiter(BaseRateLimiter[dict]):
     """Retries an API call on 429 (after retry_after), 5xx, timeouts and connection errors."""
 
     def __init__(self, window: float = RETRY_WINDOW) -> None:
@@ -45,9 +48,10 @@ class RetryingLimiter(BaseRateLimiter[None]):
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
-        rate_limit_args: None,
+        rate_limit_args: dict | None,
     ) -> Any:
-        if endpoint == "getUpdates":  # the updater has its own retry loop for polling
+        # The updater has its own retry loop for polling.
+        if endpoint == "getUpdates" or rate_limit_args == NO_RETRY:
             return await callback(*args, **kwargs)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.window

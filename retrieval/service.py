@@ -1,7 +1,8 @@
 """The one object the bot talks to: questions, the article list, reindexing and uploads.
 
-Blocking work runs off the event loop: searches on a small thread pool, builds on a
-thread of their own, so questions keep being answered while an index is built.
+Blocking work runs off the event loop: searches on a small thread pool, reindex builds in a
+child process (retrieval.buildjob) that can be cancelled, so questions keep being answered
+while an index is built and shutting down never waits for a build.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import tomlkit
 
+from retrieval.buildjob import BuildJob
 from retrieval.corpus import (
     ARTICLE_SUFFIX,
     Article,
@@ -33,7 +35,7 @@ from retrieval.corpus import (
     write_atomic,
 )
 from retrieval.embedder import Embedder
-from retrieval.engine import build_retriever, open_retriever
+from retrieval.engine import open_retriever
 from retrieval.errors import (
     ArticleExistsError,
     ArticleNotFoundError,
@@ -142,6 +144,7 @@ class QAService:
         self._search_pool = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="search")
         self._build_pool = ThreadPoolExecutor(1, thread_name_prefix="build")
         self._reindex_lock = asyncio.Lock()
+        self._build_job: BuildJob | None = None
         # Why the live index is older than the corpus (its last rebuild failed), or None.
         self.stale_reason: str | None = None
         self._positions: tuple[list[Passage], dict[str, int]] | None = None
@@ -254,22 +257,29 @@ class QAService:
             raise ReindexBusyError("a reindex is already running")
         async with self._reindex_lock:
             loop = asyncio.get_running_loop()
-            build = functools.partial(self._build, allow_shrink)
-            retriever, report = await loop.run_in_executor(self._build_pool, build)
-            self._retriever = retriever
+            await loop.run_in_executor(self._build_pool, self._check_shrink, allow_shrink)
+            self._build_job = BuildJob(self.seeds_dir, self.index_dir, self._embedder.name)
+            try:
+                report = await self._build_job.run()
+            finally:
+                self._build_job = None
+            self._retriever = await loop.run_in_executor(self._build_pool, self._open_built)
             self.stale_reason = None
             return report
 
-    def _build(self, allow_shrink: bool) -> tuple[Retriever, BuildReport]:
+    def _check_shrink(self, allow_shrink: bool) -> None:
         corpus = load_corpus(self.seeds_dir)
         old, new = len(self._retriever.index.articles), len(corpus.articles)
         if not allow_shrink and (new == 0 or new < old * KEEP_SHARE):
             raise ShrinkRefusedError(old, new)
-        try:
-            return build_retriever(self.seeds_dir, self.index_dir, self._embedder, self._analyzer, corpus)
-        except Exception:
-            remove_leftovers(self.index_dir)
-            raise
+
+    def _open_built(self) -> Retriever:
+        return Retriever(load_index(self.index_dir), self._embedder, self._analyzer)
+
+    def cancel_reindex(self) -> None:
+        """Stop a running build at once (shutdown does not wait for it); the live index stays."""
+        if self._build_job is not None:
+            self._build_job.cancel()
 
     async def check_upload(
         self, file_name: str | None, data: bytes, source: Source | None = None, overwrite: bool = False
@@ -330,6 +340,7 @@ class QAService:
     def close(self) -> None:
         if self._check_pool is not None:
             self._check_pool.shutdown(wait=False, cancel_futures=True)
+        self.cancel_reindex()
         self._search_pool.shutdown(wait=False, cancel_futures=True)
         self._build_pool.shutdown(wait=False, cancel_futures=True)
 

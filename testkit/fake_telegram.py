@@ -418,6 +418,15 @@ class FakeTelegram:
         with self._lock:
             self.faults.setdefault(method, []).append(fault)
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def count(self, method: str) -> int:
+        """How often the bot called a method (failed calls included)."""
+        with self._lock:
+            return self.calls.count(method)
+
     # -- what tests read -------------------------------------------------------------------
     def documents(self, chat_id: int | None = None, since: int = 0) -> list[Sent]:
         """Files the bot sent (sendDocument): params["document"] is {"filename", "data"}."""

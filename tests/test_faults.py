@@ -7,6 +7,7 @@ nothing of the corpus lost, and the last good index still serving.
 import asyncio
 import errno
 import os
+import resource
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,9 +18,10 @@ from pydantic import ValidationError
 from retrieval import index as index_module
 from retrieval.corpus import MAX_PASSAGE_CHARS, load_corpus
 from retrieval.errors import CorpusError, IndexCorruptError, ReindexBusyError
-from retrieval.index import CURRENT_FILE, current_generation, load_index
+from retrieval.index import CURRENT_FILE, build_index, current_generation, load_index, remove_leftovers
 from retrieval.service import QAService
 from retrieval.settings import RetrievalSettings
+from testkit.articles import big_article
 
 from .conftest import ROOT
 
@@ -82,12 +84,17 @@ def test_bot_starts_on_the_last_good_index_when_the_corpus_breaks(
     reopened.close()
 
 
-def test_full_disk_during_a_build_leaves_the_live_index(service, tmp_path, monkeypatch) -> None:
+def test_full_disk_during_a_build_leaves_the_live_index(service, seeds, tmp_path) -> None:
     live = current_generation(tmp_path / "idx")
-
-    monkeypatch.setattr(index_module, "_write_generation", no_space)
-    with pytest.raises(OSError, match="No space left"):
-        reindex(service)
+    (seeds / "big.txt").write_text(big_article(1_200_000), "utf-8")
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    # The build process inherits the cap: its bigger writes fail with EFBIG, like a full disk.
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, hard))
+    try:
+        with pytest.raises(OSError, match="File too large"):
+            reindex(service)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     assert current_generation(tmp_path / "idx") == live
     assert not list((tmp_path / "idx").glob(".building-*"))
     assert answers(service)
@@ -204,13 +211,16 @@ def test_start_up_removes_crash_leftovers_and_prunes_generations(seeds, tmp_path
     assert not list(seeds.glob(".*.uploading"))
 
 
-def test_a_failed_switch_leaves_no_extra_generation(service, tmp_path, monkeypatch) -> None:
+def test_a_build_that_fails_after_writing_leaves_no_extra_generation(
+    seeds, tmp_path, embedder, analyzer, monkeypatch
+) -> None:
     index_dir = tmp_path / "idx"
-    reindex(service)  # now a live and a previous generation
-    before = sorted(p.name for p in index_dir.iterdir())
+    for _ in range(2):  # a live and a previous generation
+        build_index(seeds, index_dir, embedder, analyzer)
+    live = current_generation(index_dir)
     monkeypatch.setattr(index_module, "_switch_current", no_space)
     with pytest.raises(OSError, match="No space left"):
-        reindex(service)
+        build_index(seeds, index_dir, embedder, analyzer)  # wrote a generation that never went live
+    remove_leftovers(index_dir)
     assert len(list(index_dir.glob("gen-*"))) == index_module.KEPT_GENERATIONS
-    assert current_generation(index_dir).name in before
-    assert answers(service)
+    assert current_generation(index_dir) == live
