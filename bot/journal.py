@@ -37,13 +37,17 @@ class UpdateJournal:
         return self.folder / f"{update_id}.json"
 
     def record(self, update: Update) -> None:
-        """Write the update down (a replayed one keeps its attempt count)."""
+        """Write the update down. Never raises: a journal problem must not stop the intake."""
         path = self._path(update.update_id)
-        if path.exists():
-            return
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"attempts": 0, "update": update.to_dict()}, ensure_ascii=False), "utf-8")
-        os.replace(tmp, path)
+        try:
+            # Button payloads (arbitrary_callback_data) are JSON already; anything else, such as
+            # InvalidCallbackData, is kept as text and answered as an expired button on replay.
+            entry = json.dumps({"attempts": 0, "update": update.to_dict()}, ensure_ascii=False, default=repr)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(entry, "utf-8")
+            os.replace(tmp, path)
+        except (OSError, TypeError, ValueError) as problem:
+            log.error("could not journal update %s: %s", update.update_id, problem)
 
     def undelivered(self, update: Update) -> None:
         """Its answer did not reach Telegram: keep it for the next start."""
