@@ -8,11 +8,16 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# torch first: its CPU build 2.13.0 is what satisfies sentence-transformers without CUDA wheels.
+# torch first, so that sentence-transformers finds it installed. Where pip sees only PyPI, its
+# Linux torch wheel is the CUDA build (several GB); the CPU build comes from PyTorch's own index:
+#   make setup TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# Empty by default: the machines this project is built on take the CPU wheel from a local folder
+# that pip is configured with, and cannot reach that index.
+TORCH_INDEX_URL ?=
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 

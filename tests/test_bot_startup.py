@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 
@@ -109,3 +110,27 @@ def test_flood_limiter_forgets_users_after_the_window() -> None:
     limiter.check(1)
     assert len(limiter) == 1
     assert [limiter.check(1), limiter.check(1) > 0] == [0.0, True]  # the limit still holds
+
+
+def test_every_setting_is_documented_in_the_env_example() -> None:
+    example = (ROOT / ".env.example").read_text("utf-8")
+    documented = {line.split("=", 1)[0] for line in example.splitlines() if re.match(r"^[A-Z_]+=", line)}
+    assert {name.upper() for name in BotSettings.model_fields} <= documented
+
+
+def test_runtime_settings_are_applied_once_at_the_entry_point() -> None:
+    probe = (
+        "import os, faiss\n"
+        "from retrieval.runtime import apply_runtime\n"
+        "from retrieval.settings import RetrievalSettings\n"
+        "apply_runtime(RetrievalSettings(_env_file=None))\n"
+        "print(os.environ['HF_HUB_OFFLINE'], os.environ.get('OMP_NUM_THREADS'))\n"
+        "print(faiss.omp_get_max_threads())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "OMP_NUM_THREADS")}
+    env.update({"HF_HUB_OFFLINE": "false", "FAISS_THREADS": "2", "ENCODER_THREADS": "3"})
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", "3", "2"]
