@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from retrieval import errors
+from retrieval.corpus import CorpusWarning
 from retrieval.errors import CorpusError, RetrievalError
 from retrieval.index import BuildReport, Manifest, remove_leftovers
 
@@ -92,7 +93,11 @@ def _decode(out: str, returncode: int | None) -> BuildReport:
     if "error" in payload:
         raise _error(payload)
     manifest = Manifest(**payload.pop("manifest"))
-    return BuildReport(manifest=manifest, warnings=tuple(payload.pop("warnings")), **payload)
+    warnings = tuple(
+        CorpusWarning(w["text"], w["code"], w["name"], w["other"]) if w.get("code") else w["text"]
+        for w in payload.pop("warnings")
+    )
+    return BuildReport(manifest=manifest, warnings=warnings, **payload)
 
 
 def _error(payload: dict) -> Exception:
@@ -141,7 +146,14 @@ def main(argv: list[str]) -> int:
     except (RetrievalError, OSError) as exc:
         print(json.dumps(_encode_error(exc), ensure_ascii=False))
         return 2
-    print(json.dumps(dataclasses.asdict(report), ensure_ascii=False))
+    payload = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
+    payload["manifest"] = dataclasses.asdict(report.manifest)
+    # Warnings are strings that may carry what the bot needs to word them (CorpusWarning).
+    payload["warnings"] = [
+        {"text": str(w), **{key: getattr(w, key, None) for key in ("code", "name", "other")}}
+        for w in report.warnings
+    ]
+    print(json.dumps(payload, ensure_ascii=False))
     return 0
 
 

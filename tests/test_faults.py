@@ -56,6 +56,7 @@ def test_duplicate_article_is_skipped_with_a_warning(service, seeds) -> None:
     (seeds / "zz_copy.txt").write_text(original.replace("\n\n", "\n \n"), "utf-8")
     report = reindex(service)
     assert any("zz_copy.txt" in w and "001_183a491a6e9a6b1a.txt" in w for w in report.warnings)
+    assert {getattr(w, "code", None) for w in report.warnings} == {"duplicate"}  # across the build process
     assert "zz_copy" not in {a.article.article_id for a in service.articles()}
 
 
