@@ -23,7 +23,8 @@ from testkit.paths import SEEDS
 QUESTION = "Какие порты соединит подводный кабель по дну Каспия?"
 ANSWER = "Актау и Алят"
 START_TIMEOUT = 300.0
-EXTRA_PASSAGES = 3000  # a build of several seconds
+EXTRA_PASSAGES = 6000  # a build of several seconds, even with the fake encoder
+FAST = "hash-64"  # the fake encoder: the real one would take minutes over the added passages
 
 
 @pytest.fixture
@@ -132,7 +133,7 @@ def test_sigterm_during_a_build_cancels_it_and_keeps_the_live_index(
     tmp_path: Path, fake: FakeTelegram, big_seeds: Path
 ) -> None:
     index, log = tmp_path / "index", tmp_path / "bot.log"
-    process = start_bot(fake, big_seeds, index, log)
+    process = start_bot(fake, big_seeds, index, log, model=FAST)
     try:
         fake.wait_for_call("getUpdates", timeout=START_TIMEOUT)
         live = (index / "CURRENT").read_text("utf-8")
@@ -153,7 +154,7 @@ def test_sigterm_during_a_build_cancels_it_and_keeps_the_live_index(
 
 def restart_and_check(fake: FakeTelegram, seeds: Path, index: Path, log: Path) -> None:
     """Start again after a crash: the bot answers from a valid index and nothing is left over."""
-    process = start_bot(fake, seeds, index, log)
+    process = start_bot(fake, seeds, index, log, model=FAST)
     try:
         assert ANSWER in ask(fake, 1, timeout=START_TIMEOUT)
         # The interrupted admin action was kept in the journal and runs again: wait until the
@@ -173,7 +174,7 @@ def restart_and_check(fake: FakeTelegram, seeds: Path, index: Path, log: Path) -
 
 def test_sigkill_during_a_build_then_restart(tmp_path: Path, fake: FakeTelegram, big_seeds: Path) -> None:
     index, log = tmp_path / "index", tmp_path / "bot.log"
-    process = start_bot(fake, big_seeds, index, log)
+    process = start_bot(fake, big_seeds, index, log, model=FAST)
     try:
         fake.wait_for_call("getUpdates", timeout=START_TIMEOUT)
         mark = fake.mark()
@@ -192,7 +193,7 @@ def test_sigkill_during_a_build_then_restart(tmp_path: Path, fake: FakeTelegram,
 
 def test_sigkill_during_an_upload_then_restart(tmp_path: Path, fake: FakeTelegram) -> None:
     seeds, index, log = copy_seeds(tmp_path), tmp_path / "index", tmp_path / "bot.log"
-    process = start_bot(fake, seeds, index, log)
+    process = start_bot(fake, seeds, index, log, model=FAST)
     try:
         fake.wait_for_call("getUpdates", timeout=START_TIMEOUT)
         before = fake.count("getFile")
