@@ -134,3 +134,14 @@ def test_runtime_settings_are_applied_once_at_the_entry_point() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0", "3", "2"]
+
+
+def test_only_the_runtime_module_writes_the_environment() -> None:
+    write = re.compile(r"os\.environ(\[[^\]]+\]\s*=[^=]|\.(setdefault|update|pop|clear)\()|os\.putenv")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in ("bot", "retrieval", "benchmarks")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if path.name != "runtime.py" and write.search(path.read_text("utf-8"))
+    ]
+    assert offenders == []
