@@ -35,7 +35,7 @@ CURRENT_FILE = "CURRENT"
 # in milliseconds (the bench measures its recall against exact search).
 EXACT_SEARCH_LIMIT = 20_000
 HNSW_NEIGHBOURS = 32
-HNSW_EF_SEARCH = 256
+HNSW_EF_SEARCH = 512
 HNSW_EF_CONSTRUCTION = 80
 KEPT_GENERATIONS = 2
 
