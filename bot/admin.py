@@ -41,9 +41,8 @@ from retrieval.errors import (
     ShrinkRefusedError,
     UploadRejectedError,
 )
-from retrieval.index import BuildReport
 from retrieval.ingest import article_format, channel_post, parse_caption
-from retrieval.service import ArticleSummary, CheckedUpload
+from retrieval.service import ArticleSummary, BuildReport, CheckedUpload
 
 admin_log = logging.getLogger("bot.admin")
 

@@ -95,7 +95,7 @@ def _encode(retriever: Retriever, questions: Sequence[EvalQuestion]) -> np.ndarr
 
 
 def _score(retriever: Retriever, combo: dict, question: EvalQuestion, vector: np.ndarray) -> Scored:
-    variant = _variant(retriever, combo)
+    variant = retriever.with_params(**combo)
     ranking = variant.rank(question.query, vector, 10, question.context)
     texts = [retriever.index.passages[row].text for row in ranking.rows]
     rank = next((i for i, text in enumerate(texts, 1) if question.answered_by(text)), None)
@@ -114,7 +114,7 @@ def _fit_highlight(
     options = [dict(zip(HIGHLIGHT_GRID, v, strict=True)) for v in itertools.product(*HIGHLIGHT_GRID.values())]
     hit = np.full((len(options), len(questions)), np.nan)
     for o, option in enumerate(options):
-        variant = _variant(retriever, {**combo, **option})
+        variant = retriever.with_params(**combo, **option)
         for i, (question, vector) in enumerate(zip(questions, vectors, strict=True)):
             if not question.evidence:
                 continue
@@ -130,13 +130,6 @@ def _fit_highlight(
     return options[best], [
         f"highlight holds the answer (held-out folds, correct top hits): {np.mean(held):.3f}"
     ]
-
-
-def _variant(retriever: Retriever, values: dict) -> Retriever:
-    variant = Retriever.__new__(Retriever)
-    variant.__dict__.update(retriever.__dict__)
-    variant.params = dataclasses.replace(retriever.params, **values)
-    return variant
 
 
 def _objective(rows: list[Scored]) -> tuple[float, float]:

@@ -199,16 +199,24 @@ def _encode(
 
 
 def _previous_vectors(index_dir: Path, embedder: Embedder) -> dict[str, np.ndarray]:
-    """Text hash -> vector, from the live generation when it was built with this model."""
+    """Text hash -> vector, from the live generation when it was built with this model.
+    Reads only the passages and the vector files, not the FAISS or lexical parts."""
     try:
-        index = load_index(index_dir)
-    except (IndexMissingError, IndexCorruptError):
+        folder = current_generation(index_dir)
+        if read_manifest(index_dir, folder).model != embedder.name:
+            return {}
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
+        with open(folder / "passages.jsonl", encoding="utf-8") as rows:
+            passages = [json.loads(line) for line in rows]
+    except (IndexMissingError, IndexCorruptError, StaleIndexError, OSError, ValueError):
         return {}
-    if index.manifest.model != embedder.name:
-        return {}
-    cache = {_text_key(p.text): index.vectors[i] for i, p in enumerate(index.passages)}
-    sentences = (s for p in index.passages for s in p.sentence_texts())
-    cache.update((_text_key(s), index.sentence_vectors[i]) for i, s in enumerate(sentences))
+    texts = [p["text"] for p in passages]
+    sentences = [p["text"][start:end] for p in passages for start, end in p["sentences"]]
+    if len(texts) != len(vectors) or len(sentences) != len(sentence_vectors):
+        return {}  # a damaged generation: encode everything again
+    cache = {_text_key(t): vectors[i] for i, t in enumerate(texts)}
+    cache.update((_text_key(t), sentence_vectors[i]) for i, t in enumerate(sentences))
     return {key: np.asarray(vector, dtype=np.float32) for key, vector in cache.items()}
 
 

@@ -3,6 +3,7 @@ three answer confidences, and the sentence that answers."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass
 
@@ -85,6 +86,12 @@ class Retriever:
         owners = index.lexical.sentence_passage
         self._sentence_start = np.searchsorted(owners, np.arange(len(index.passages)))
         self._sentence_end = np.r_[self._sentence_start[1:], len(owners)].astype(np.int64)
+
+    def with_params(self, **values: float) -> Retriever:
+        """The same index and model with some parameters changed (the fit tries many)."""
+        variant = copy.copy(self)
+        variant.params = dataclasses.replace(self.params, **values)
+        return variant
 
     @property
     def passage_count(self) -> int:

@@ -45,6 +45,8 @@ from retrieval.errors import (
     ShrinkRefusedError,
     UploadRejectedError,
 )
+
+# BuildReport is part of the service's interface: the bot imports it from here.
 from retrieval.index import BuildReport, check_fresh, load_index, remove_leftovers
 from retrieval.ingest import article_format, safe_file_name, to_plain_text
 from retrieval.results import SearchResult

@@ -79,7 +79,7 @@ def start_bot(
         shutil.copytree(seed_index(), index)
     base = f"http://127.0.0.1:{port or fake.port}"
     env = {
-        **{k: v for k, v in os.environ.items() if k != "EMBEDDING_MODEL"},  # the default, unless asked
+        **os.environ,
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_BASE_URL": f"{base}/bot",
         "TELEGRAM_API_BASE_FILE_URL": f"{base}/file/bot",
