@@ -7,6 +7,11 @@ Latency: one user asks every public eval question in turn; the time from the upd
 being offered to the bot to the first message of its answer. Load: N simulated users
 ask concurrently, each in a closed loop (ask, wait for the answer, ask again);
 throughput, latency p50/p95, and a check that every question got exactly one answer.
+
+The load repeats the public questions, so after the latency run the bot finds their
+vectors in its query cache (QUERY_CACHE). A last run starts a second bot with the cache
+off and repeats the largest load, so that every question is encoded: the cost of a bot
+whose users never ask the same thing twice.
 """
 
 from __future__ import annotations
@@ -105,13 +110,19 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=10, help="questions per user in the load runs")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    user_counts = [int(u) for u in args.users.split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="bot-load-"))
     try:
-        with running_bot(workdir, copy_seeds(workdir), per_minute=100_000) as bot:
+        with running_bot(workdir / "cached", copy_seeds(workdir), per_minute=100_000) as bot:
             rows = [latency_run(bot.fake, 1)]
-            for n, users in enumerate(int(u) for u in args.users.split(",")):
+            for n, users in enumerate(user_counts):
                 rows.append(load_run(bot.fake, users, args.questions, first_user=1000 * (n + 1)))
             rows[0]["rejected_by_api"] = len(bot.fake.rejected)
+        uncached = {"QUERY_CACHE": "0"}
+        with running_bot(workdir / "uncached", workdir / "seeds", 100_000, extra_env=uncached) as bot:
+            row = load_run(bot.fake, max(user_counts), args.questions, first_user=1000 * (len(rows) + 1))
+            row["run"] += ", every question encoded (QUERY_CACHE=0)"
+            rows.append(row)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if args.json:

@@ -41,16 +41,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     apply_runtime(settings)
 
-    from retrieval.embedder import load_embedder
+    from retrieval.embedder import QueryCache, load_embedder
     from retrieval.errors import RetrievalError
     from retrieval.service import QAService
     from retrieval.text import Analyzer
 
     try:
+        embedder = load_embedder(settings.embedding_model)
+        if settings.query_cache:
+            embedder = QueryCache(embedder, settings.query_cache)
         service = QAService.open(
             settings.seeds_dir,
             settings.index_dir,
-            load_embedder(settings.embedding_model),
+            embedder,
             Analyzer(),
             max_upload_bytes=settings.max_upload_bytes,
         )

@@ -29,6 +29,8 @@ class BotSettings(RetrievalSettings):
     questions_per_minute: int = Field(default=20, ge=1)
     max_question_chars: int = Field(default=1000, ge=10)
     max_upload_bytes: int = Field(default=1_000_000, ge=1000)
+    # Recent questions whose vectors are kept (0: encode every question).
+    query_cache: int = Field(default=4096, ge=0, le=1_000_000)
     # The durable store (question log, feedback, pending confirmations, button state).
     data_dir: Path = Path(".data")
     log_retention_days: int = Field(default=90, ge=1, le=3650)

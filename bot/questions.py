@@ -5,6 +5,7 @@ talk, follow-ups, and everything else a user may send. Handlers parse the update
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import html
 import logging
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from telegram import (
+    Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -22,11 +24,12 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import conversation, deeplink, feedback, render, smalltalk, texts
 from bot.conversation import Turn
-from bot.state import state
+from bot.state import BotState, state
 from bot.texts import Texts
 from retrieval.results import Hit, SearchResult
 from retrieval.service import QAService
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 
 PAGES = 4  # "Ещё" reaches at most PAGES * TOP_K passages
 MIN_QUESTION_CHARS = 2
+TYPING_AFTER = 1.0  # seconds: a shorter wait needs no sign of life
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # article links would unfold into big cards
 
 
@@ -151,7 +155,29 @@ async def ask(context: ContextTypes.DEFAULT_TYPE, asking: Asking) -> None:
         notice = problem or t.flood.format(seconds=max(1, round(wait)))
         await send(context, asking.chat_id, [notice], reply_to=asking.reply_to)
         return
-    await context.bot.send_chat_action(asking.chat_id, ChatAction.TYPING)
+    typing = asyncio.create_task(_typing_after(context.bot, asking.chat_id, TYPING_AFTER))
+    try:
+        result, earlier, reply = await _answer(shared, asking)
+    finally:
+        typing.cancel()
+    answer_key = feedback.new_answer_key()
+    markup = feedback.with_votes(answer_keyboard(result, reply, t, context.bot.username), answer_key)
+    sent = await send(context, asking.chat_id, reply.messages, markup, asking.reply_to)
+    turn = Turn(" ".join(asking.question.split()), earlier, tuple(m.message_id for m in sent), time.time())
+    await shared.conversations.put(asking.chat_id, turn)
+    await feedback.log_answer(context, asking, result, answer_key, started)
+
+
+async def _typing_after(bot: Bot, chat_id: int, delay: float) -> None:
+    """Show "typing…" when the answer is not there within `delay`; a faster one needs none,
+    which saves a request per question."""
+    await asyncio.sleep(delay)
+    with contextlib.suppress(TelegramError):  # only a courtesy: the answer itself still comes
+        await bot.send_chat_action(chat_id, ChatAction.TYPING)
+
+
+async def _answer(shared: BotState, asking: Asking) -> tuple[SearchResult, str | None, render.Reply]:
+    """The question read in its conversation, searched and rendered."""
     question = " ".join(asking.question.split())
     conversations = shared.conversations
     replied = (
@@ -161,13 +187,8 @@ async def ask(context: ContextTypes.DEFAULT_TYPE, asking: Asking) -> None:
     earlier = conversation.context_for(question, last, replied, time.time())
     result = await shared.service.ask(question, shared.settings.top_k * PAGES, context=earlier)
     before = await before_texts(shared.service, result.hits[: render.LOW_PASSAGES + 3])
-    reply = await asyncio.to_thread(render.answer, result, t, before, asking.from_button)
-    answer_key = feedback.new_answer_key()
-    markup = feedback.with_votes(answer_keyboard(result, reply, t, context.bot.username), answer_key)
-    sent = await send(context, asking.chat_id, reply.messages, markup, asking.reply_to)
-    turn = Turn(question, earlier, tuple(m.message_id for m in sent), time.time())
-    await conversations.put(asking.chat_id, turn)
-    await feedback.log_answer(context, asking, result, answer_key, started)
+    reply = await asyncio.to_thread(render.answer, result, asking.t, before, asking.from_button)
+    return result, earlier, reply
 
 
 def addressed_text(message: Message, bot_id: int, bot_username: str | None) -> str | None:

@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import ClassVar, Protocol
 
@@ -171,6 +173,45 @@ class HashEmbedder:
                 out[row, int.from_bytes(digest, "little") % self.dimension] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-9)
+
+
+class QueryCache:
+    """An embedder that remembers the vectors of recent questions, so that the same question
+    asked again (an example button, a shared link, an inline query typed once more) is not
+    encoded again. A vector depends only on the text and the model, so entries never go
+    stale; the oldest go first when `size` is reached."""
+
+    def __init__(self, inner: Embedder, size: int) -> None:
+        self.name = inner.name
+        self.dimension = inner.dimension
+        self.calibration = inner.calibration
+        self._inner = inner
+        self._size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # searches run in several threads
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        missing = []
+        with self._lock:
+            for i, text in enumerate(texts):
+                vector = self._vectors.get(text)
+                if vector is None:
+                    missing.append(i)
+                else:
+                    self._vectors.move_to_end(text)
+                    out[i] = vector
+        if missing:
+            out[missing] = self._inner.encode_queries([texts[i] for i in missing])
+            with self._lock:
+                for i in missing:
+                    self._vectors[texts[i]] = out[i].copy()
+                while len(self._vectors) > self._size:
+                    self._vectors.popitem(last=False)
+        return out
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._inner.encode_passages(texts)
 
 
 def load_embedder(model_name: str) -> Embedder:

@@ -35,6 +35,9 @@ def apply_runtime(settings: RuntimeSettings) -> None:
     os.environ["HF_HUB_OFFLINE"] = "1" if settings.hf_hub_offline else "0"
     if settings.encoder_threads:
         os.environ["OMP_NUM_THREADS"] = str(settings.encoder_threads)
+    # OpenMP threads that spin while waiting for work take the cores from the event loop and
+    # the searches around each encode; passive threads sleep.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import faiss
 
     faiss.omp_set_num_threads(settings.faiss_threads)

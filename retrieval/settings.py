@@ -22,9 +22,9 @@ class RetrievalSettings(BaseSettings):
     # Process-wide, applied once by retrieval.runtime.apply_runtime at each entry point.
     hf_hub_offline: bool = True  # no model hub requests; set false to load hub ids
     faiss_threads: int = Field(default=1, ge=1, le=256)  # one thread per query is fastest
-    # One OpenMP thread per encode: encodes are serialised, and with two threads on two busy
-    # cores a query encode took 207 ms against 21 ms with one (README, Performance). 0: the
-    # engine's own default (all cores), for a machine that only builds.
+    # One OpenMP thread per encode, and then one encode per core at once: with two-thread
+    # encodes on two busy cores, their teams stall each other (README, Performance). 0: the
+    # engine's own default (all cores, one encode at a time), for a machine that only builds.
     encoder_threads: int = Field(default=1, ge=0, le=256)
 
     @field_validator("index_dir")

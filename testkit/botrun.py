@@ -135,10 +135,17 @@ def copy_seeds(workdir: Path) -> Path:
 
 @contextlib.contextmanager
 def running_bot(
-    workdir: Path, seeds: Path, per_minute: int = 1000, model: str = DEFAULT_MODEL
+    workdir: Path,
+    seeds: Path,
+    per_minute: int = 1000,
+    model: str = DEFAULT_MODEL,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[BotRun]:
+    workdir.mkdir(parents=True, exist_ok=True)
     fake = FakeTelegram(TOKEN).start()
-    process = start_bot(fake, seeds, workdir / "index", workdir / "bot.log", per_minute, model=model)
+    process = start_bot(
+        fake, seeds, workdir / "index", workdir / "bot.log", per_minute, model=model, extra_env=extra_env
+    )
     run = BotRun(fake, seeds, workdir / "bot.log", process)
     try:
         wait_until_polling(fake, process)
