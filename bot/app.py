@@ -103,8 +103,14 @@ def build_application(settings: BotSettings, service: QAService) -> Application:
         .post_shutdown(post_shutdown)
         .build()
     )
-    limiter = FloodLimiter(settings.questions_per_minute)
-    application.bot_data[STATE_KEY] = BotState(service, settings, limiter, store, StoreConversations(store))
+    application.bot_data[STATE_KEY] = BotState(
+        service,
+        settings,
+        FloodLimiter(settings.questions_per_minute),
+        store,
+        FloodLimiter(settings.inline_queries_per_minute),
+        StoreConversations(store),
+    )
     admins = filters.User(user_id=list(settings.admin_ids))
     captioned = (filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION) & filters.CAPTION
     private = filters.ChatType.PRIVATE

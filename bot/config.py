@@ -27,6 +27,7 @@ class BotSettings(RetrievalSettings):
     webhook_secret: SecretStr | None = None
     # Abuse limits.
     questions_per_minute: int = Field(default=20, ge=1)
+    inline_queries_per_minute: int = Field(default=60, ge=1)  # typing sends one every few letters
     max_question_chars: int = Field(default=1000, ge=10)
     max_upload_bytes: int = Field(default=1_000_000, ge=1000)
     # Recent questions whose vectors are kept (0: encode every question).

@@ -273,9 +273,10 @@ async def open_link(update: Update, context: ContextTypes.DEFAULT_TYPE, payload:
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """How to ask, what answers contain, the commands."""
     t = texts.for_user(update.effective_user)
-    await update.effective_message.reply_text(
-        t.help.format(bot=html.escape(context.bot.username or "")), parse_mode=ParseMode.HTML
-    )
+    body = t.help.format(bot=html.escape(context.bot.username or ""))
+    if update.effective_user and update.effective_user.id in state(context).settings.admin_ids:
+        body += "\n\n" + t.help_admin
+    await update.effective_message.reply_text(body, parse_mode=ParseMode.HTML)
 
 
 async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -12,8 +12,6 @@ from bot.ratelimit import FloodLimiter
 from bot.store import Store
 from retrieval.service import QAService
 
-INLINE_QUERIES_PER_MINUTE = 60
-
 
 @dataclass
 class BotState:
@@ -23,9 +21,9 @@ class BotState:
     settings: BotSettings
     limiter: FloodLimiter
     store: Store
-    conversations: ConversationStore = field(default_factory=MemoryConversations)
     # Inline queries come as the user types, a few per question: a budget of their own.
-    inline_limiter: FloodLimiter = field(default_factory=lambda: FloodLimiter(INLINE_QUERIES_PER_MINUTE))
+    inline_limiter: FloodLimiter
+    conversations: ConversationStore = field(default_factory=MemoryConversations)
 
 
 STATE_KEY = "state"

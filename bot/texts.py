@@ -36,6 +36,7 @@ class Texts:
     # greeting, help, profile
     start: str
     help: str
+    help_admin: str  # appended to the help for admins
     description: str  # setMyDescription: shown before the user presses Start (<= 512)
     short_description: str  # setMyShortDescription: profile page and shares (<= 120)
     commands: dict[str, str]  # command -> its description in the menu

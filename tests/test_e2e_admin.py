@@ -73,6 +73,15 @@ def test_admin_menu_is_scoped_to_admins(bot: BotRun) -> None:
     assert USER not in bot.fake.commands_by_chat
 
 
+def test_help_lists_the_admin_commands_to_admins_only(bot: BotRun) -> None:
+    user_help = bot.ask(USER, "/help")[0].text
+    admin_help = bot.ask(ADMIN, "/help")[0].text
+    assert "/sources" in user_help and "/reindex" not in user_help
+    assert admin_help.startswith(user_help)
+    for command in ("/reindex", "/articles", "/stats", "/export"):
+        assert command in admin_help
+
+
 def test_non_admins_are_refused(bot: BotRun) -> None:
     before = sorted(p.name for p in bot.seeds.iterdir())
     for command in ("/reindex", "/articles", "/stats", "/export"):

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 import pytest
 
 from bot import deeplink, texts
-from bot.state import INLINE_QUERIES_PER_MINUTE
 from testkit.botrun import BotRun, copy_seeds, running_bot
 from testkit.fake_telegram import BOT_USERNAME, FakeTelegram, Sent, utf16_len, visible_text
 
 LONG_ARTICLE = "900_long_quotes.txt"
 CABLE = "Какие порты соединит подводный кабель по дну Каспия?"
 RU = texts.RU
+INLINE_BUDGET = 5  # INLINE_QUERIES_PER_MINUTE of the flood test
 
 
 def long_article() -> str:
@@ -311,7 +311,8 @@ def test_groups_answer_only_mentions_of_this_bot_and_replies(bot: BotRun) -> Non
 def test_flood_limit_counts_each_tapping_user_and_every_callback(tmp_path) -> None:
     """QUESTIONS_PER_MINUTE=2: three users tapping once each are all answered (the bucket is the
     tapping user's, not the bot's), and a user's third tap on "Ещё" is refused."""
-    with running_bot(tmp_path, copy_seeds(tmp_path), per_minute=2) as run:
+    inline_budget = {"INLINE_QUERIES_PER_MINUTE": str(INLINE_BUDGET)}
+    with running_bot(tmp_path, copy_seeds(tmp_path), per_minute=2, extra_env=inline_budget) as run:
         greeting = run.ask(1, "/start")[0]
         data = greeting.buttons[2]["callback_data"]
         for user in (31, 32, 33):
@@ -325,6 +326,6 @@ def test_flood_limit_counts_each_tapping_user_and_every_callback(tmp_path) -> No
         refused = run.fake.tap(34, first, more)
         assert "Подождите" in run.fake.wait_for_callback_answer(refused)["text"]
         # inline queries have a budget of their own: typing must not eat the question budget
-        queries = [run.fake.send_inline_query(35, "") for _ in range(INLINE_QUERIES_PER_MINUTE + 1)]
+        queries = [run.fake.send_inline_query(35, "") for _ in range(INLINE_BUDGET + 1)]
         answers = [run.fake.wait_for_inline_answer(q)["results"] for q in queries]
         assert sum(a == [] for a in answers) == 1  # exactly one over the budget, empty
