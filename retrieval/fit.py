@@ -19,6 +19,7 @@ import numpy as np
 
 from retrieval.evaluate import EvalQuestion
 from retrieval.search import Retriever
+from retrieval.text import in_russian
 
 GRID = {
     "sentence": (0.0, 0.5, 1.0),
@@ -35,7 +36,7 @@ HIGHLIGHT_GRID = {
 FOLDS = 5
 # A fold's `none` threshold keeps at most this share of its answerable questions at `none`,
 # its `high` threshold at most MAX_UNANSWERABLE_HIGH of its unanswerable ones at `high`.
-MAX_ANSWERABLE_NONE = 0.01
+MAX_ANSWERABLE_NONE = 0.0
 MAX_UNANSWERABLE_HIGH = 0.35
 
 
@@ -44,6 +45,10 @@ class Scored:
     rank: int | None  # of the first answering passage in the top 10
     best_cosine: float
     low_by_type: bool  # the top passage lacks the asked-for answer type
+    russian: bool  # the question is in Russian (others get `other_language_shift`)
+
+    def closeness(self, shift: float) -> float:
+        return self.best_cosine + (0.0 if self.russian else shift)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,21 +73,27 @@ def fit(retriever: Retriever, questions: Sequence[EvalQuestion], seed: int = 0) 
             range(len(combos)), key=lambda c: _objective([scored[c][i] for i in np.flatnonzero(train)])
         )
         rows = scored[best]
-        none_below, high_from = _thresholds(rows, answerable, folds != fold)
-        lines.append(f"fold {fold}: {combos[best]} none_below {none_below:.3f} high_from {high_from:.3f}")
+        shift = _language_shift(rows, answerable & (folds != fold))
+        none_below, high_from = _thresholds(rows, answerable, folds != fold, shift)
+        lines.append(
+            f"fold {fold}: {combos[best]} none_below {none_below:.3f} high_from {high_from:.3f}"
+            f" other_language_shift {shift:.3f}"
+        )
         for i in np.flatnonzero(folds == fold):
-            held.append((questions[i], rows[i], _confidence(rows[i], none_below, high_from)))
+            held.append((questions[i], rows[i], _confidence(rows[i], none_below, high_from, shift)))
     lines += ["", "held-out folds:", *_table(held)]
     best = max(
         range(len(combos)), key=lambda c: _objective([scored[c][i] for i in np.flatnonzero(answerable)])
     )
-    none_below, high_from = _thresholds(scored[best], answerable, np.ones(len(questions), bool))
+    shift = _language_shift(scored[best], answerable)
+    none_below, high_from = _thresholds(scored[best], answerable, np.ones(len(questions), bool), shift)
     highlight, highlight_lines = _fit_highlight(retriever, combos[best], questions, vectors, folds)
     lines += ["", *highlight_lines]
     calibration = {
         **combos[best],
         "none_below": round(none_below, 4),
         "high_from": round(high_from, 4),
+        "other_language_shift": round(shift, 4),
         **highlight,
     }
     lines += ["", f"chosen on all questions: {calibration}"]
@@ -99,7 +110,8 @@ def _score(retriever: Retriever, combo: dict, question: EvalQuestion, vector: np
     ranking = variant.rank(question.query, vector, 10, question.context)
     texts = [retriever.index.passages[row].text for row in ranking.rows]
     rank = next((i for i, text in enumerate(texts, 1) if question.answered_by(text)), None)
-    return Scored(rank, ranking.best_cosine, variant.lacks_answer_type(question.query, ranking))
+    lacks_type = variant.lacks_answer_type(question.query, ranking)
+    return Scored(rank, ranking.best_cosine, lacks_type, in_russian(question.query))
 
 
 def _fit_highlight(
@@ -137,25 +149,39 @@ def _objective(rows: list[Scored]) -> tuple[float, float]:
     return mrr, float(np.mean([r.rank == 1 for r in rows]))
 
 
-def _thresholds(rows: list[Scored], answerable: np.ndarray, train: np.ndarray) -> tuple[float, float]:
-    """`none` below the cosine that keeps MAX_ANSWERABLE_NONE of the answerable questions
-    above it; `high` from the lowest cosine at which at most MAX_UNANSWERABLE_HIGH of the
-    near-topic unanswerable questions (those above the `none` line) would be `high`, after
-    the answer-type rule has had its say."""
-    positive = sorted(rows[i].best_cosine for i in np.flatnonzero(train & answerable))
+def _language_shift(rows: list[Scored], answerable: np.ndarray) -> float:
+    """How much lower the answerable questions not in Russian score than the Russian ones:
+    the difference of the two groups' median cosines (a median, since the first group is
+    small), never negative."""
+    russian = [rows[i].best_cosine for i in np.flatnonzero(answerable) if rows[i].russian]
+    other = [rows[i].best_cosine for i in np.flatnonzero(answerable) if not rows[i].russian]
+    if not russian or not other:
+        return 0.0
+    return max(0.0, float(np.median(russian) - np.median(other)))
+
+
+def _thresholds(
+    rows: list[Scored], answerable: np.ndarray, train: np.ndarray, shift: float
+) -> tuple[float, float]:
+    """`none` below the closeness (cosine, shifted for other languages) that keeps
+    MAX_ANSWERABLE_NONE of the answerable questions above it; `high` from the lowest at
+    which at most MAX_UNANSWERABLE_HIGH of the near-topic unanswerable questions (those
+    above the `none` line) would be `high`, after the answer-type rule has had its say."""
+    positive = sorted(rows[i].closeness(shift) for i in np.flatnonzero(train & answerable))
     none_below = positive[int(MAX_ANSWERABLE_NONE * len(positive))] - 1e-4 if positive else 0.0
-    near = [rows[i] for i in np.flatnonzero(train & ~answerable) if rows[i].best_cosine >= none_below]
-    for high_from in sorted({none_below, *(r.best_cosine + 1e-4 for r in near)}):
-        high = [r.best_cosine >= high_from and not r.low_by_type for r in near]
+    near = [rows[i] for i in np.flatnonzero(train & ~answerable) if rows[i].closeness(shift) >= none_below]
+    for high_from in sorted({none_below, *(r.closeness(shift) + 1e-4 for r in near)}):
+        high = [r.closeness(shift) >= high_from and not r.low_by_type for r in near]
         if not near or np.mean(high) <= MAX_UNANSWERABLE_HIGH:
             return none_below, high_from
     return none_below, 1.0
 
 
-def _confidence(row: Scored, none_below: float, high_from: float) -> str:
-    if row.best_cosine < none_below:
+def _confidence(row: Scored, none_below: float, high_from: float, shift: float) -> str:
+    closeness = row.closeness(shift)
+    if closeness < none_below:
         return "none"
-    return "low" if row.best_cosine < high_from or row.low_by_type else "high"
+    return "low" if closeness < high_from or row.low_by_type else "high"
 
 
 def _table(held: list[tuple[EvalQuestion, Scored, str]]) -> list[str]:

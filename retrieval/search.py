@@ -14,7 +14,7 @@ from retrieval.embedder import Embedder
 from retrieval.highlight import choose_highlight
 from retrieval.index import LoadedIndex
 from retrieval.results import Confidence, Hit, SearchResult
-from retrieval.text import Analyzer, has_latin, latin_to_cyrillic
+from retrieval.text import Analyzer, has_latin, in_russian, latin_to_cyrillic
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,9 @@ class FusionParams:
     # Confidence from the top hit's best cosine (paragraph or sentence) with the question.
     none_below: float = 0.808
     high_from: float = 0.856
+    # Added to that cosine for a question not in Russian: the passages are Russian, and an
+    # English, Azerbaijani or Kazakh question is as close to its answer at a lower cosine.
+    other_language_shift: float = 0.0
     # Highlight: sentence cosine plus these bonuses.
     highlight_bm25: float = 0.02
     highlight_stems: float = 0.02  # share of the question's word stems in the sentence
@@ -192,9 +195,10 @@ class Retriever:
     def confidence(self, query: str, ranking: Ranking) -> Confidence:
         """`none` when even the best passage is far from the question; `low` when it is only
         near, or lacks the kind of answer asked for (a number, date, person, place)."""
-        if ranking.best_cosine < self.params.none_below:
+        closeness = ranking.best_cosine + (0.0 if in_russian(query) else self.params.other_language_shift)
+        if closeness < self.params.none_below:
             return "none"
-        if ranking.best_cosine < self.params.high_from or self.lacks_answer_type(query, ranking):
+        if closeness < self.params.high_from or self.lacks_answer_type(query, ranking):
             return "low"
         return "high"
 

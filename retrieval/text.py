@@ -152,3 +152,15 @@ def latin_to_cyrillic(word: str) -> str:
 
 def has_latin(word: str) -> bool:
     return bool(_LATIN.search(word)) or any(ch in "əıöüğçşƏİÖÜĞÇŞ" for ch in word)
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+_CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
+_KAZAKH = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
+
+
+def in_russian(text: str) -> bool:
+    """Written in Russian: mostly Cyrillic letters, and none of those only Kazakh has."""
+    letters = _LETTER.findall(text)
+    cyrillic = sum(1 for ch in letters if _CYRILLIC.match(ch))
+    return cyrillic * 2 > len(letters) and not any(ch in _KAZAKH for ch in letters)

@@ -1,4 +1,9 @@
-from retrieval.text import latin_to_cyrillic, normalise_for_match, sentence_spans
+import pytest
+
+from retrieval.embedder import HashEmbedder
+from retrieval.index import build_index, load_index
+from retrieval.search import Retriever
+from retrieval.text import Analyzer, in_russian, latin_to_cyrillic, normalise_for_match, sentence_spans
 
 
 def test_surnames_in_any_case_share_one_term(analyzer) -> None:
@@ -48,3 +53,30 @@ def test_evidence_normalisation() -> None:
 def test_sentence_spans_cover_lines_and_sentences() -> None:
     text = "Первое предложение. Второе!\n\n«Цитата»"
     assert [text[a:b] for a, b in sentence_spans(text)] == ["Первое предложение.", "Второе!", "«Цитата»"]
+
+
+@pytest.mark.parametrize(
+    ("text", "russian"),
+    [
+        ("Кто встретил Алиева в аэропорту?", True),
+        ("SOCAR КазМунайГаз", True),  # a Latin name in a Russian question
+        ("Who met Aliyev at the airport?", False),
+        ("Qazaxıstan Füzulidə nə tikib?", False),
+        ("Тоқаев түркі халықтары туралы не деді?", False),  # Kazakh letters
+        ("2025", False),  # no letters at all
+    ],
+)
+def test_russian_is_told_from_english_azerbaijani_and_kazakh(text: str, russian: bool) -> None:
+    assert in_russian(text) is russian
+
+
+def test_a_question_in_another_language_is_judged_with_the_language_shift(seeds, tmp_path) -> None:
+    embedder, analyzer = HashEmbedder(), Analyzer()
+    build_index(seeds, tmp_path / "index", embedder, analyzer)
+    retriever = Retriever(load_index(tmp_path / "index"), embedder, analyzer)
+    for query in ("Which ports will the cable connect?", "Какие порты соединит кабель?"):
+        ranking = retriever.rank(query, embedder.encode_queries([query])[0], 3)
+        at = ranking.best_cosine
+        # a `none` line just above the cosine: lifted over it only when not in Russian
+        shifted = retriever.with_params(none_below=at + 0.01, high_from=at + 0.5, other_language_shift=0.02)
+        assert shifted.confidence(query, ranking) == ("none" if in_russian(query) else "low")
