@@ -31,6 +31,7 @@ HIGHLIGHT_GRID = {
     "highlight_bm25": (0.0, 0.02, 0.05),
     "highlight_stems": (0.0, 0.02, 0.05, 0.1),
     "highlight_answer_type": (0.0, 0.02, 0.05),
+    "highlight_previous": (0.0, 0.25, 0.5),
     "highlight_neighbour_margin": (0.0, 0.01, 0.02),
 }
 FOLDS = 5

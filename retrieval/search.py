@@ -43,6 +43,9 @@ class FusionParams:
     highlight_bm25: float = 0.02
     highlight_stems: float = 0.02  # share of the question's word stems in the sentence
     highlight_answer_type: float = 0.02
+    # the previous sentence's cosine: a sentence close to the question often introduces
+    # the topic, and the one after it holds the figures or the details
+    highlight_previous: float = 0.0
     highlight_neighbour_margin: float = 0.0
 
     @classmethod
@@ -210,6 +213,9 @@ class Retriever:
         texts = passage.sentence_texts()
         p = self.params
         scores = cosines + p.highlight_bm25 * lexical
+        if p.highlight_previous and len(texts) > 1:  # the first has none in its passage: the mean
+            previous = np.r_[float(cosines.mean()), cosines[:-1]]
+            scores = scores + p.highlight_previous * previous.astype(np.float32)
         asked = self.answer_types.asked(query)
         if asked and p.highlight_answer_type and len(texts) > 1:
             typed = [all(self.answer_types.holds(kind, t) for kind in asked) for t in texts]

@@ -80,3 +80,21 @@ def test_a_question_in_another_language_is_judged_with_the_language_shift(seeds,
         # a `none` line just above the cosine: lifted over it only when not in Russian
         shifted = retriever.with_params(none_below=at + 0.01, high_from=at + 0.5, other_language_shift=0.02)
         assert shifted.confidence(query, ranking) == ("none" if in_russian(query) else "low")
+
+
+def test_the_previous_sentence_weight_moves_the_highlight_to_what_follows_the_topic(seeds, tmp_path) -> None:
+    embedder, analyzer = HashEmbedder(), Analyzer()
+    build_index(seeds, tmp_path / "index", embedder, analyzer)
+    index = load_index(tmp_path / "index")
+    plain = Retriever(index, embedder, analyzer).with_params(
+        highlight_bm25=0.0, highlight_stems=0.0, highlight_answer_type=0.0, highlight_neighbour_margin=0.0
+    )
+    # a question worded as a passage's first sentence: that sentence is the best one
+    passage = next(p for p in index.passages if len(p.sentences) >= 3)
+    query = passage.sentence_texts()[0]
+    hit = plain.search(query, 1).hits[0]
+    assert hit.passage.passage_id == passage.passage_id
+    assert hit.highlight == (passage.sentences[0],)
+    # with a weight far above any cosine gap, the sentence after it wins
+    following = plain.with_params(highlight_previous=100.0).search(query, 1).hits[0]
+    assert following.highlight[0] == passage.sentences[1]
