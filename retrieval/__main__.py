@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, settings: RetrievalSettings) -> int:
     from retrieval.embedder import load_embedder
     from retrieval.engine import open_retriever
-    from retrieval.index import build_index
+    from retrieval.index import build_index, remove_leftovers
     from retrieval.text import Analyzer
 
     if args.command == "bench":
@@ -153,6 +153,9 @@ def _run(args: argparse.Namespace, settings: RetrievalSettings) -> int:
     embedder = load_embedder(settings.embedding_model)
     analyzer = Analyzer()
     if args.command == "build":
+        removed = remove_leftovers(settings.index_dir)  # what crashed builds left behind
+        if removed:
+            print(f"removed leftovers of earlier builds: {', '.join(sorted(removed))}")
         report = build_index(settings.seeds_dir, settings.index_dir, embedder, analyzer)
         m = report.manifest
         print(

@@ -127,3 +127,15 @@ def test_search_jsonl_takes_follow_ups_with_context(seeds, tmp_path) -> None:
     for row in (with_context, alone, plain):
         assert row["confidence"] in {"high", "low", "none"}
         assert row["abstained"] == (row["confidence"] == "none")
+
+
+def test_build_removes_what_a_crashed_build_left(seeds, tmp_path) -> None:
+    env = cli_env(seeds, tmp_path)
+    assert run_cli(["build"], env).returncode == 0
+    crashed = tmp_path / "idx" / ".building-999999999-crashed"  # a pid no process has
+    crashed.mkdir()
+    (crashed / "vectors.npy").write_bytes(b"half written")
+    done = run_cli(["build"], env)
+    assert done.returncode == 0, done.stderr
+    assert not crashed.exists()
+    assert ".building-999999999-crashed" in done.stdout
