@@ -45,8 +45,8 @@ def parallel_calls() -> int:
 class _Engine:
     """The engine, with concurrent questions coalesced: questions that arrive while every
     engine call is busy wait, and the next free call takes all of them at once, which costs
-    less per question than one call each (the same vectors: the engine masks padding). An
-    idle bot encodes each question at once."""
+    less per question than one call each (the same vectors: the engine encodes each text
+    in its own attention window). An idle bot encodes each question at once."""
 
     def __init__(self, engine: Any, dimension: int, calls: int) -> None:
         self._engine = engine
