@@ -155,15 +155,16 @@ async def ask(context: ContextTypes.DEFAULT_TYPE, asking: Asking) -> None:
         notice = problem or t.flood.format(seconds=max(1, round(wait)))
         await send(context, asking.chat_id, [notice], reply_to=asking.reply_to)
         return
+    question = " ".join(asking.question.split())
     typing = asyncio.create_task(_typing_after(context.bot, asking.chat_id, TYPING_AFTER))
     try:
-        result, earlier, reply = await _answer(shared, asking)
+        result, earlier, reply = await _answer(shared, asking, question)
     finally:
         typing.cancel()
     answer_key = feedback.new_answer_key()
     markup = feedback.with_votes(answer_keyboard(result, reply, t, context.bot.username), answer_key)
     sent = await send(context, asking.chat_id, reply.messages, markup, asking.reply_to)
-    turn = Turn(" ".join(asking.question.split()), earlier, tuple(m.message_id for m in sent), time.time())
+    turn = Turn(question, earlier, tuple(m.message_id for m in sent), time.time())
     await shared.conversations.put(asking.chat_id, turn)
     await feedback.log_answer(context, asking, result, answer_key, started)
 
@@ -176,9 +177,10 @@ async def _typing_after(bot: Bot, chat_id: int, delay: float) -> None:
         await bot.send_chat_action(chat_id, ChatAction.TYPING)
 
 
-async def _answer(shared: BotState, asking: Asking) -> tuple[SearchResult, str | None, render.Reply]:
+async def _answer(
+    shared: BotState, asking: Asking, question: str
+) -> tuple[SearchResult, str | None, render.Reply]:
     """The question read in its conversation, searched and rendered."""
-    question = " ".join(asking.question.split())
     conversations = shared.conversations
     replied = (
         await conversations.answered_by(asking.chat_id, asking.replied_to) if asking.replied_to else None

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.embedder import HashEmbedder
+from retrieval.service import QAService
 from retrieval.text import Analyzer
 from testkit.paths import PUBLIC_EVAL, ROOT, SEEDS
 
@@ -26,3 +27,11 @@ def seeds(tmp_path: Path) -> Path:
     target = tmp_path / "seeds"
     shutil.copytree(SEEDS, target)
     return target
+
+
+@pytest.fixture
+def service(seeds, tmp_path, embedder, analyzer) -> QAService:
+    """The service over a private seed corpus and index, closed after the test."""
+    opened = QAService.open(seeds, tmp_path / "idx", embedder, analyzer)
+    yield opened
+    opened.close()

@@ -28,13 +28,6 @@ from .conftest import ROOT
 QUESTION = "Какие порты соединит подводный кабель по дну Каспия?"
 
 
-@pytest.fixture
-def service(seeds, tmp_path, embedder, analyzer) -> QAService:
-    opened = QAService.open(seeds, tmp_path / "idx", embedder, analyzer)
-    yield opened
-    opened.close()
-
-
 def answers(service: QAService) -> bool:
     result = asyncio.run(service.ask(QUESTION, 3))
     return any("Актау и Алят" in hit.passage.text for hit in result.hits)

@@ -23,13 +23,6 @@ from retrieval.service import QAService
 QUESTION = "Какие порты соединит подводный кабель по дну Каспия?"
 
 
-@pytest.fixture
-def service(seeds, tmp_path, embedder, analyzer) -> QAService:
-    opened = QAService.open(seeds, tmp_path / "idx", embedder, analyzer)
-    yield opened
-    opened.close()
-
-
 def check(service: QAService, name: str, data: bytes, **kw):
     return asyncio.run(service.check_upload(name, data, **kw))
 
