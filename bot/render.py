@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from bot import suggest
-from bot.attribution import speaker
 from bot.texts import Texts
+from retrieval.attribution import speaker
 from retrieval.corpus import Article, Passage
 from retrieval.results import Hit, SearchResult
 from retrieval.service import ArticleSummary

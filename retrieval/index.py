@@ -21,6 +21,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from retrieval.attribution import ATTRIBUTION_VERSION, passage_speakers
 from retrieval.corpus import ARTICLE_SUFFIX, SOURCES_FILE, Article, Corpus, Passage, Source, load_corpus
 from retrieval.embedder import Embedder
 from retrieval.errors import IndexCorruptError, IndexMissingError, StaleIndexError
@@ -81,7 +82,12 @@ class LoadedIndex:
 
 
 def shape_fingerprint(analyzer: Analyzer) -> str:
-    parts = {"format": FORMAT_VERSION, "analyzer": analyzer.fingerprint(), "bm25": [K1, B]}
+    parts = {
+        "format": FORMAT_VERSION,
+        "analyzer": analyzer.fingerprint(),
+        "bm25": [K1, B],
+        "attribution": ATTRIBUTION_VERSION,
+    }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
@@ -135,7 +141,7 @@ def build_index(
     corpus = corpus or load_corpus(seeds_dir)
     digests = {a.article_id: files[a.file_name] for a in corpus.articles}
     phases.done("parse")
-    lexical = LexicalIndex.build([[analyzer.terms(s) for s in p.sentence_texts()] for p in corpus.passages])
+    lexical = _lexical(corpus, analyzer)
     phases.done("lexical")
     vectors, sentence_vectors, encoded = _encode(
         corpus.passages, embedder, _previous_vectors(index_dir, embedder)
@@ -170,6 +176,18 @@ def build_index(
         removed=sorted(set(previous) - set(digests)),
         changed=sorted(a for a in set(digests) & set(previous) if digests[a] != previous[a]),
     )
+
+
+def _lexical(corpus: Corpus, analyzer: Analyzer) -> LexicalIndex:
+    """BM25 fields; a passage also matches the names of who speaks in it where it does not
+    name them itself (a quote whose speaker was introduced a paragraph earlier)."""
+    sentence_terms = [[analyzer.terms(s) for s in p.sentence_texts()] for p in corpus.passages]
+    authors = {a.article_id: a.source.author for a in corpus.articles}
+    speaker_terms = []
+    for terms, names in zip(sentence_terms, passage_speakers(corpus.passages, authors), strict=True):
+        own = {t for sentence in terms for t in sentence}
+        speaker_terms.append([t for name in names for t in analyzer.terms(name) if t not in own])
+    return LexicalIndex.build(sentence_terms, speaker_terms)
 
 
 def _text_key(text: str) -> str:

@@ -90,12 +90,21 @@ class LexicalIndex:
     FIELDS = ("passages", "sentences")
 
     @classmethod
-    def build(cls, sentence_terms: list[list[list[str]]]) -> LexicalIndex:
-        """From each passage's sentences' terms (a passage's terms are its sentences' terms)."""
+    def build(
+        cls, sentence_terms: list[list[list[str]]], passage_extra: list[list[str]] | None = None
+    ) -> LexicalIndex:
+        """From each passage's sentences' terms; a passage's terms are its sentences' terms
+        and its `passage_extra` ones (the names of who speaks in it)."""
         flat_sentences = [s for sentences in sentence_terms for s in sentences]
         sentence_passage = np.repeat(np.arange(len(sentence_terms)), [len(s) for s in sentence_terms])
+        extra = passage_extra or [[] for _ in sentence_terms]
         return cls(
-            passages=Field.build([[t for s in sentences for t in s] for sentences in sentence_terms]),
+            passages=Field.build(
+                [
+                    [t for s in sentences for t in s] + more
+                    for sentences, more in zip(sentence_terms, extra, strict=True)
+                ]
+            ),
             sentences=Field.build(flat_sentences).row_major(),
             sentence_passage=sentence_passage.astype(np.int32),
         )

@@ -2,7 +2,9 @@
 
 import pytest
 
-from bot.attribution import speaker
+from retrieval.attribution import passage_speakers, speaker
+from retrieval.corpus import Passage
+from retrieval.text import sentence_spans
 
 
 def span_of(text: str, sentence: str) -> tuple[int, int]:
@@ -72,3 +74,32 @@ def test_speaker_styles(text: str, sentence: str, previous: str | None, expected
 )
 def test_nobody_is_named_when_unsure(text: str, previous: str | None) -> None:
     assert speaker(text, (0, len(text)), previous) is None
+
+
+def _passages(article_id: str, *texts: str) -> list[Passage]:
+    return [
+        Passage(f"{article_id}:{i}", article_id, i, text, tuple(sentence_spans(text)))
+        for i, text in enumerate(texts)
+    ]
+
+
+def test_passage_speakers_follow_an_introduction_and_fall_back_to_the_author() -> None:
+    interview = _passages(
+        "a",
+        "Своими мыслями поделился эксперт Института, политолог Рустем Бектрумов.",
+        "«Маршрут укрепит позиции обеих стран».",
+        "Товарооборот составил 547 миллионов долларов.",
+    )
+    column = _passages("b", "Баку и Астана поддерживают суверенитет друг друга.")
+    found = passage_speakers(
+        interview + column, {"a": None, "b": "Кенуль Нуруллаева, депутат Милли Меджлиса"}
+    )
+    assert found == [("Рустем Бектрумов",), ("Рустем Бектрумов",), (), ("Кенуль Нуруллаева",)]
+
+
+def test_a_speaker_is_not_carried_into_the_next_article() -> None:
+    found = passage_speakers(
+        [*_passages("a", "Косбаева отметила, что отношения на пике."), *_passages("b", "«Это новый этап».")],
+        {},
+    )
+    assert found == [("Косбаева",), ()]

@@ -124,3 +124,26 @@ def test_changed_analysis_rules_rebuild(seeds, tmp_path, embedder, analyzer, mon
     monkeypatch.setattr("retrieval.index.K1", 2.0)
     with pytest.raises(StaleIndexError, match="analysis or scoring"):
         check_fresh(read_manifest(tmp_path / "idx"), embedder.name, seeds, analyzer)
+
+
+def test_a_quote_matches_its_speaker_named_a_paragraph_before(tmp_path, embedder, analyzer) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "interview.txt").write_text(
+        "Своими мыслями поделился эксперт Института, политолог Рустем Бектрумов.\n\n"
+        "«Маршрут укрепит позиции обеих стран».\n\n"
+        "Товарооборот составил 547 миллионов долларов.",
+        "utf-8",
+    )
+    build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    lexical = load_index(tmp_path / "idx").lexical
+    scores = lexical.passages.score(dict.fromkeys(analyzer.terms("Бектрумов"), 1.0))
+    assert scores[1] > 0 and scores[2] == 0
+    assert lexical.sentences.score_rows(np.arange(3), dict.fromkeys(analyzer.terms("Бектрумов"), 1.0))[1] == 0
+
+
+def test_changed_attribution_rules_rebuild(seeds, tmp_path, embedder, analyzer, monkeypatch) -> None:
+    build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    monkeypatch.setattr("retrieval.index.ATTRIBUTION_VERSION", 0)
+    with pytest.raises(StaleIndexError):
+        check_fresh(read_manifest(tmp_path / "idx"), embedder.name, seeds, analyzer)

@@ -11,7 +11,11 @@ a wrong name under a quote is worse than none.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+
+from retrieval.corpus import Passage
 
 _NAME_WORD = r"[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?"
 _NAME = rf"{_NAME_WORD}(?:\s+{_NAME_WORD})?"  # a surname, or first name and surname
@@ -48,7 +52,11 @@ _NOT_NAMES_TEXT = """
 _NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
 _QUOTE_OPEN = "«“„"
 _QUOTE_CLOSE = "»”"
+# Bump when a change here changes who is found speaking (the index matches their names).
+ATTRIBUTION_VERSION = 1
 MAX_BACK = 2000  # how far back in the passages before a speaker is looked for
+PASSAGES_BACK = 3  # passages before one where its speaker may be introduced (as the bot reads)
+_ACCORDING_PREFIX = re.compile(r"^по\s+(?:словам|мнению|оценке)\s+")
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,8 @@ class Mention:
     refers_back: bool  # a pronoun or a bare role: the speaker is someone named earlier
 
 
-def mentions(text: str) -> list[Mention]:
+@lru_cache(maxsize=4096)  # a passage is read for each of its sentences and as the next one's context
+def mentions(text: str) -> tuple[Mention, ...]:
     """Every attribution cue in the text, in order."""
     found: list[Mention] = []
     for match in _AFTER_QUOTE.finditer(text):
@@ -83,7 +92,7 @@ def mentions(text: str) -> list[Mention]:
         if runs:  # "…интеграции Казахстана Амина Косбаева": the name is the run's last two words
             found.append(Mention(match.start(), match.end() + len(clause), " ".join(runs[-1][-2:]), False))
     found.sort(key=lambda m: m.start)
-    return _dedupe(found)
+    return tuple(_dedupe(found))
 
 
 def _mention(start: int, end: int, who: str) -> Mention:
@@ -136,3 +145,20 @@ def speaker(text: str, span: tuple[int, int], previous: str | None = None) -> st
     if not mention.refers_back:
         return mention.who
     return _named_before(text, mention.start) or _named_before(back, len(back))
+
+
+def passage_speakers(passages: Sequence[Passage], authors: Mapping[str, str | None]) -> list[tuple[str, ...]]:
+    """Who speaks in each passage (`passages` in article order): the names its sentences are
+    attributed to, else the article's author, in whose voice an authored column speaks.
+    Search matches these names, so that "что сказал Бектрумов о …" finds his quotes."""
+    found = []
+    for i, passage in enumerate(passages):
+        earlier = passages[max(0, i - PASSAGES_BACK) : i]
+        previous = "\n\n".join(p.text for p in earlier if p.article_id == passage.article_id)
+        names = [speaker(passage.text, span, previous) for span in passage.sentences]
+        unique = dict.fromkeys(_ACCORDING_PREFIX.sub("", n) for n in names if n)
+        author = authors.get(passage.article_id)
+        if not unique and author:
+            unique = {author.split(",")[0].strip(): None}  # "Кенуль Нуруллаева, депутат …"
+        found.append(tuple(unique))
+    return found
