@@ -1,0 +1,67 @@
+"""The cross-validated fit: held-out folds reported, choices from the grids, short highlights."""
+
+import numpy as np
+import pytest
+
+from retrieval import fit as fitting
+from retrieval.engine import open_retriever
+from retrieval.evaluate import EvalQuestion
+
+
+@pytest.fixture
+def retriever(seeds, tmp_path, embedder, analyzer):
+    retriever, _ = open_retriever(seeds, tmp_path / "idx", embedder, analyzer)
+    return retriever
+
+
+def questions_from_corpus(retriever, count: int = 15) -> list[EvalQuestion]:
+    """The first sentence of a two-sentence passage, answered by its second (the hash
+    embedder matches words, so the passage comes first and the first sentence scores best),
+    and a few questions no passage answers."""
+    passages = [p for p in retriever.index.passages if len(p.sentences) == 2][:count]
+    assert len(passages) == count
+    answerable = [
+        EvalQuestion(f"a{i}", "factoid", "ru", p.sentence_texts()[0], (p.sentence_texts()[1],))
+        for i, p in enumerate(passages)
+    ]
+    unanswerable = [
+        EvalQuestion(f"u{i}", "unanswerable", "ru", q, ())
+        for i, q in enumerate(["рецепт борща", "погода в Лондоне", "курс биткоина", "чемпионат мира"])
+    ]
+    return answerable + unanswerable
+
+
+def two_sentence_share(retriever, questions, calibration) -> float:
+    variant = retriever.with_params(**calibration)
+    two = []
+    for q in questions:
+        if q.evidence:
+            top = variant.search(q.query, 1).hits[0]
+            if q.answered_by(top.passage.text):
+                two.append(len(top.highlight) > 1)
+    return float(np.mean(two))
+
+
+def test_fit_reports_held_out_folds_and_chooses_from_the_grids(retriever) -> None:
+    result = fitting.fit(retriever, questions_from_corpus(retriever))
+    assert "held-out folds:" in result.report
+    assert "| all answerable | 15 |" in result.report
+    for name, values in {**fitting.GRID, **fitting.HIGHLIGHT_GRID}.items():
+        assert result.calibration[name] in values
+    assert result.calibration["none_below"] <= result.calibration["high_from"]
+
+
+def test_highlight_fit_keeps_two_sentence_highlights_within_the_limit(retriever, monkeypatch) -> None:
+    questions = questions_from_corpus(retriever)
+    monkeypatch.setattr(fitting, "HIGHLIGHT_GRID", {"highlight_neighbour_margin": (0.0, 10.0)})
+    combo = {name: values[0] for name, values in fitting.GRID.items()}
+    vectors = fitting._encode(retriever, questions)
+    folds = np.arange(len(questions)) % fitting.FOLDS
+    # Bolding both sentences would hold every answer; the limit forbids it.
+    monkeypatch.setattr(fitting, "MAX_TWO_SENTENCE_HIGHLIGHTS", 1.0)
+    wide, _ = fitting._fit_highlight(retriever, combo, questions, vectors, folds)
+    monkeypatch.setattr(fitting, "MAX_TWO_SENTENCE_HIGHLIGHTS", 0.2)
+    narrow, _ = fitting._fit_highlight(retriever, combo, questions, vectors, folds)
+    assert wide["highlight_neighbour_margin"] == 10.0
+    assert narrow["highlight_neighbour_margin"] == 0.0
+    assert two_sentence_share(retriever, questions, {**combo, **narrow}) <= 0.2
