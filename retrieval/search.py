@@ -92,6 +92,8 @@ class Retriever:
         owners = index.lexical.sentence_passage
         self._sentence_start = np.searchsorted(owners, np.arange(len(index.passages)))
         self._sentence_end = np.r_[self._sentence_start[1:], len(owners)].astype(np.int64)
+        # each sentence's terms, read back from its BM25 row rather than analysed per search
+        self._sentence_vocab = np.asarray(list(index.lexical.sentences.vocab), dtype=object)
 
     def with_params(self, **values: float) -> Retriever:
         """The same index and model with some parameters changed (the fit tries many)."""
@@ -120,8 +122,9 @@ class Retriever:
         """`search` with the query already encoded."""
         ranking = self.rank(query, query_vector, k, context)
         confidence = self.confidence(query, ranking)
+        stems = _stems(self.analyzer.terms(query)) if self.params.highlight_stems else set()
         hits = tuple(
-            self._hit(row, score, cosines, lexical, query)
+            self._hit(row, score, cosines, lexical, query, stems)
             for row, score, cosines, lexical in zip(
                 ranking.rows, ranking.scores, ranking.sentence_cosines, ranking.sentence_bm25, strict=True
             )
@@ -208,7 +211,9 @@ class Retriever:
     def lacks_answer_type(self, query: str, ranking: Ranking) -> bool:
         return bool(self.answer_types.missing(query, self.index.passages[ranking.rows[0]].text))
 
-    def _hit(self, row: int, score: float, cosines: np.ndarray, lexical: np.ndarray, query: str) -> Hit:
+    def _hit(
+        self, row: int, score: float, cosines: np.ndarray, lexical: np.ndarray, query: str, stems: set[str]
+    ) -> Hit:
         passage = self.index.passages[row]
         texts = passage.sentence_texts()
         p = self.params
@@ -220,12 +225,19 @@ class Retriever:
         if asked and p.highlight_answer_type and len(texts) > 1:
             typed = [all(self.answer_types.holds(kind, t) for kind in asked) for t in texts]
             scores = scores + p.highlight_answer_type * np.asarray(typed, dtype=np.float32)
-        if p.highlight_stems and len(texts) > 1:  # the sentences' terms cost more than the rest
-            stems = _stems(self.analyzer.terms(query))
-            shared = [len(stems & _stems(self.analyzer.terms(t))) / max(len(stems), 1) for t in texts]
+        if p.highlight_stems and len(texts) > 1:
+            first = int(self._sentence_start[row])
+            shared = [
+                len(stems & self._sentence_stems(first + i)) / max(len(stems), 1) for i in range(len(texts))
+            ]
             scores = scores + p.highlight_stems * np.asarray(shared, dtype=np.float32)
         chosen = choose_highlight(passage.sentences, texts, scores, p.highlight_neighbour_margin)
         return Hit(passage, self.index.articles[passage.article_id], score, chosen)
+
+    def _sentence_stems(self, sentence_row: int) -> set[str]:
+        weights = self.index.lexical.sentences.weights
+        columns = weights.indices[weights.indptr[sentence_row] : weights.indptr[sentence_row + 1]]
+        return _stems(self._sentence_vocab[columns].tolist())
 
 
 STEM_LENGTH = 5

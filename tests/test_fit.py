@@ -42,7 +42,9 @@ def two_sentence_share(retriever, questions, calibration) -> float:
     return float(np.mean(two))
 
 
-def test_fit_reports_held_out_folds_and_chooses_from_the_grids(retriever) -> None:
+def test_fit_reports_held_out_folds_and_chooses_from_the_grids(retriever, monkeypatch) -> None:
+    monkeypatch.setattr(fitting, "GRID", {"sentence": (0.0, 0.5), "bm25": (0.4, 1.6)})
+    monkeypatch.setattr(fitting, "HIGHLIGHT_GRID", {"highlight_previous": (0.0, 0.5)})
     result = fitting.fit(retriever, questions_from_corpus(retriever))
     assert "held-out folds:" in result.report
     assert "| all answerable | 15 |" in result.report
