@@ -224,7 +224,11 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     caption = parse_caption(message.caption)
     if caption.problems:
         await message.reply_text(
-            t.caption_problems.format(problems="\n".join(f"– {p}" for p in caption.problems))
+            t.caption_problems.format(
+                problems="\n".join(
+                    f"– {getattr(t, f'caption_{p.code}').format(text=p.text)}" for p in caption.problems
+                )
+            )
         )
     source = caption.source if caption.source != Source() else None
     await add_article(message, update, context, t, doc.file_name, data, source)

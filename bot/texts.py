@@ -2,7 +2,7 @@
 Telegram language_code with Russian as the fallback.
 
 `Texts` is the schema: every text the bot says has a field here and a value in ru.toml. Other
-catalogues may leave a text out (admin texts, say); it then falls back to Russian. Loading
+catalogues translate all of them (tests/test_texts.py checks); one left out falls back to Russian. Loading
 checks that no catalogue has unknown keys and that a translation keeps exactly the
 placeholders of the Russian text, so `format` can never fail at run time.
 
@@ -119,6 +119,10 @@ class Texts:
     problem_disk: str
     problem_missing: str
     caption_problems: str
+    caption_bad_line: str  # one line of caption_problems' list, per CaptionProblem.code
+    caption_no_value: str
+    caption_bad_date: str
+    caption_bad_url: str
     metadata_saved: str
     metadata_labels: dict[str, str]
     post_no_text: str

@@ -8,6 +8,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import Literal
 
 from markdown_it import MarkdownIt
 
@@ -47,6 +48,15 @@ CAPTION_KEYS = {
     "ссылка": "url",
     "url": "url",
     "link": "url",
+    # Azerbaijani and Kazakh, as the admin texts in those languages name them
+    "mənbə": "outlet",
+    "müəllif": "author",
+    "tarix": "date",
+    "başlıq": "title",
+    "дереккөз": "outlet",
+    "күні": "date",
+    "тақырып": "title",
+    "сілтеме": "url",
 }
 _KEY_LINE = re.compile(r"^\s*([^\W\d_]+)\s*:\s*(.*?)\s*$")
 _DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d.%m.%y", "%d/%m/%Y")
@@ -184,11 +194,20 @@ def html_paragraphs(markup: str) -> str:
 
 # -- metadata ------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class CaptionProblem:
+    """A caption line that could not be used: `code` names the kind (the bot words it in the
+    admin's language, bot/locales `caption_<code>`), `text` is the line, key or value at fault."""
+
+    code: Literal["bad_line", "no_value", "bad_date", "bad_url"]
+    text: str
+
+
+@dataclass(frozen=True)
 class Caption:
     """What an upload's caption says: metadata, and the lines that could not be used."""
 
     source: Source
-    problems: tuple[str, ...] = ()
+    problems: tuple[CaptionProblem, ...] = ()
 
 
 def parse_date(value: str) -> dt.date | None:
@@ -202,29 +221,29 @@ def parse_date(value: str) -> dt.date | None:
 
 def parse_caption(text: str | None) -> Caption:
     """`key: value` lines (источник/outlet, автор/author, дата/date, заголовок/title,
-    ссылка/url) into a Source; problems name each line that was not understood (in Russian,
-    for the admin)."""
+    ссылка/url, or the Azerbaijani and Kazakh keys) into a Source; problems name each line
+    that was not understood."""
     fields: dict[str, object] = {}
-    problems: list[str] = []
+    problems: list[CaptionProblem] = []
     for line in (text or "").splitlines():
         if not line.strip():
             continue
         match = _KEY_LINE.match(line)
         key = CAPTION_KEYS.get(match.group(1).lower()) if match else None
         if key is None:
-            problems.append(f"строка «{line.strip()}» не похожа на «ключ: значение» с известным ключом")
+            problems.append(CaptionProblem("bad_line", line.strip()))
             continue
         value = match.group(2)
         if not value:
-            problems.append(f"у ключа «{match.group(1)}» нет значения")
+            problems.append(CaptionProblem("no_value", match.group(1)))
         elif key == "date":
             date = parse_date(value)
             if date is None:
-                problems.append(f"дата «{value}» не распознана: напишите её как 2025-10-22 или 22.10.2025")
+                problems.append(CaptionProblem("bad_date", value))
             else:
                 fields["date"] = date
         elif key == "url" and not re.match(r"^https?://\S+$", value):
-            problems.append(f"ссылка «{value}» должна начинаться с http:// или https://")
+            problems.append(CaptionProblem("bad_url", value))
         else:
             fields[key] = value
     return Caption(Source(**fields), tuple(problems))

@@ -127,6 +127,21 @@ def test_caption_problems_are_named_and_the_article_still_saved(bot: BotRun) -> 
     assert (bot.seeds / "train.txt").exists()
 
 
+def test_admin_texts_follow_the_admins_language(bot: BotRun) -> None:
+    mark = bot.fake.mark()
+    text = "Паром «Бейнеу» совершил первый рейс из Курыка в Алят."
+    bot.fake.send_document(
+        ADMIN, "ferry.txt", text.encode(), caption="tarix: dünən\nMənbə: Report.az", lang="az"
+    )
+    problems = bot.fake.wait_for_text(ADMIN, "nəzərə alınmadı", since=mark)
+    assert "«dünən»" in problems.text and "Report.az" not in problems.text
+    bot.fake.wait_for_text(ADMIN, "Report.az", since=mark)  # the caption's outlet, in its details line
+    bot.fake.wait_for_text(ADMIN, "yeniləndi", since=mark, timeout=BUILD)  # reindex_done
+    mark = bot.fake.mark()
+    bot.fake.send_text(ADMIN, "/stats", lang="en")
+    assert bot.fake.wait_for_text(ADMIN, " days", since=mark)  # stats_header or stats_empty, in English
+
+
 def test_html_upload_keeps_only_the_article(bot: BotRun) -> None:
     page = """<html><head><style>.x{}</style><script>track()</script></head><body>
     <nav>Главная | Новости | Контакты</nav><article><h1>Элеватор</h1>

@@ -11,23 +11,6 @@ import pytest
 from bot import texts
 from testkit.fake_telegram import utf16_len, visible_text
 
-# Texts only admins read may stay Russian in the other catalogues.
-ADMIN_ONLY = {
-    "reindex_started", "reindex_busy", "reindex_done", "reindex_failed", "reindex_warnings", "nothing",
-    "upload_not_txt", "upload_rejected", "upload_exists", "upload_replace", "upload_cancel",
-    "upload_cancelled", "upload_expired", "upload_saved", "index_stale",
-    "upload_renamed", "upload_save_failed", "problem_format", "problem_too_big", "problem_binary",
-    "problem_not_utf8", "problem_empty", "problem_duplicate", "problem_bad_header_date", "problem_bad_text",
-    "problem_bad_sources", "problem_disk_full", "problem_disk", "problem_missing", "caption_problems",
-    "metadata_saved", "post_no_text",
-    "warning_empty", "warning_duplicate", "warning_orphan_source", "post_not_channel",
-    "articles_header", "articles_empty",
-    "articles_item", "articles_prev", "articles_next", "article_head_button", "article_delete_button",
-    "article_head", "article_gone", "delete_confirm", "delete_yes", "deleted", "confirm_expired",
-    "cancelled", "reindex_shrink", "reindex_shrink_yes", "stats_header", "stats_empty", "stats_per_day",
-    "stats_confidence", "stats_latency", "stats_feedback", "stats_reasons", "stats_missed",
-    "export_caption", "export_empty",
-}  # fmt: skip
 SAMPLE = {
     "question": "вопрос",
     "outlets": "Trend",
@@ -90,12 +73,12 @@ def test_every_text_is_valid_telegram_html(lang: str) -> None:
 
 
 @pytest.mark.parametrize("lang", [lang for lang in texts.LANGUAGES if lang != texts.FALLBACK])
-def test_other_languages_translate_everything_users_see(lang: str) -> None:
+def test_other_languages_translate_everything_users_and_admins_see(lang: str) -> None:
     t, ru = texts.for_language(lang), texts.for_language("ru")
     untranslated = [
         name
-        for name in [*STRING_FIELDS, "examples", "months", "commands"]
-        if name not in ADMIN_ONLY and getattr(t, name) == getattr(ru, name) and name != "context_button"
+        for name in [*STRING_FIELDS, "examples", "months", "commands", "admin_commands", "metadata_labels"]
+        if getattr(t, name) == getattr(ru, name) and name != "context_button"
     ]
     assert untranslated == []
 

@@ -17,7 +17,14 @@ import pytest
 from retrieval import corpus as corpus_module
 from retrieval.corpus import MAX_ARTICLE_BYTES, SOURCES_FILE, Source, load_corpus, load_sources, set_source
 from retrieval.errors import ArticleExistsError, ShrinkRefusedError, UploadRejectedError
-from retrieval.ingest import channel_post, html_paragraphs, parse_caption, safe_file_name, to_plain_text
+from retrieval.ingest import (
+    CaptionProblem,
+    channel_post,
+    html_paragraphs,
+    parse_caption,
+    safe_file_name,
+    to_plain_text,
+)
 from retrieval.service import QAService
 
 QUESTION = "Какие порты соединит подводный кабель по дну Каспия?"
@@ -83,9 +90,26 @@ def test_caption_keys_in_russian_and_english() -> None:
     assert caption.problems == ()
     bad = parse_caption("дата: вчера\nцвет: синий\nссылка: x.kz\nпросто текст")
     assert bad.source == Source()
-    assert len(bad.problems) == 4
-    assert "вчера" in bad.problems[0] and "2025-10-22" in bad.problems[0]
-    assert all(not any(w in p for w in ("date", "unknown", "key")) for p in bad.problems)
+    assert bad.problems == (
+        CaptionProblem("bad_date", "вчера"),
+        CaptionProblem("bad_line", "цвет: синий"),
+        CaptionProblem("bad_url", "x.kz"),
+        CaptionProblem("bad_line", "просто текст"),
+    )
+
+
+def test_caption_keys_in_azerbaijani_and_kazakh() -> None:
+    azerbaijani = parse_caption(
+        "Mənbə: Report.az\nMüəllif: Aysel Məmmədova\ntarix: 2025-10-21\nBaşlıq: Dəhliz"
+    )
+    assert azerbaijani.source == Source(
+        outlet="Report.az", author="Aysel Məmmədova", date=dt.date(2025, 10, 21), title="Dəhliz"
+    )
+    kazakh = parse_caption("Дереккөз: Kazinform\nКүні: 21.10.2025\nсілтеме: https://kaz.kz/a\nТақырып: Дәліз")
+    assert kazakh.source == Source(
+        outlet="Kazinform", date=dt.date(2025, 10, 21), url="https://kaz.kz/a", title="Дәліз"
+    )
+    assert azerbaijani.problems == kazakh.problems == ()
 
 
 def test_channel_post_metadata() -> None:
