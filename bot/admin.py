@@ -1,7 +1,7 @@
 """Admin handlers: the corpus from Telegram (uploads with caption metadata, forwarded channel
 posts, the article list with view and delete), reindexing, and the admins' command menu.
 
-Every message here is for an editor, in Russian unless the admin's language has the text:
+Every message here is for an editor, in the admin's Telegram language (Russian otherwise):
 it names the file and says what to do, never an exception's English text.
 """
 
@@ -89,7 +89,7 @@ def _is_admin(context: ContextTypes.DEFAULT_TYPE, update: Update) -> bool:
 
 # -- problems in an editor's words ---------------------------------------------------------
 def describe(problem: BaseException, t: texts.Texts) -> str:
-    """A Russian (catalogue) description of what went wrong with a file."""
+    """A description, from the admin's catalogue, of what went wrong with a file."""
     if isinstance(problem, UploadRejectedError | CorpusError):
         code = problem.code
         name = problem.name if isinstance(problem, UploadRejectedError) else problem.path

@@ -32,7 +32,7 @@ _TRANSLIT = str.maketrans(
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
 _DASHES = re.compile(r"-{2,}")
 
-# Caption keys, Russian and English, to the sources.toml field they set.
+# Caption keys in the bot's four languages, to the sources.toml field they set.
 CAPTION_KEYS = {
     "источник": "outlet",
     "издание": "outlet",
@@ -48,7 +48,6 @@ CAPTION_KEYS = {
     "ссылка": "url",
     "url": "url",
     "link": "url",
-    # Azerbaijani and Kazakh, as the admin texts in those languages name them
     "mənbə": "outlet",
     "müəllif": "author",
     "tarix": "date",
