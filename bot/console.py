@@ -36,9 +36,11 @@ async def console(service: QAService, top_k: int, max_chars: int) -> None:
             if problem:
                 print(problem + "\n")
                 continue
-            earlier = conversation.context_for(text, last, None, time.time())
+            followed = conversation.follows(text, last, None, time.time())
+            earlier = followed.as_context() if followed else None
             result = await service.ask(text, top_k * PAGES, context=earlier)
-            reply = render.answer(result, t)
-            last = Turn(text, earlier, (), time.time())
+            reply = render.answer(result, t, seen=frozenset(followed.shown) if followed else frozenset())
+            seen = conversation.seen_after(followed, [h.passage.passage_id for h in reply.shown])
+            last = Turn(text, earlier, (), time.time(), seen)
         offset = reply.next_offset
         print("\n\n".join(render.to_plain(m) for m in reply.messages) + "\n", flush=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +20,7 @@ KEEP_SECONDS = 24 * 3600.0  # a reply to an older answer still finds its questio
 TURNS_PER_CHAT = 8
 MAX_CHATS = 10_000
 MAX_CONTEXT_CHARS = 400  # a chain of follow-ups keeps only the latest words of its context
+MAX_SEEN = 12  # passages a thread of follow-ups remembers having quoted
 MAX_FOLLOW_UP_WORDS = 12  # a longer question brings its own context
 MAX_BARE_WORDS = 4  # "а сколько?", "когда именно?": question words only
 
@@ -53,6 +54,7 @@ class Turn:
     context: str | None  # the earlier question it was read with, if it was a follow-up
     answer_ids: tuple[int, ...]  # message ids of the bot's answer, to recognise replies to it
     at: float  # time.time() of the answer
+    shown: tuple[str, ...] = ()  # ids of the passages the answer quoted
 
     def as_context(self) -> str:
         """What a follow-up to this turn is searched with: its question, after its own context."""
@@ -136,12 +138,25 @@ def reads_as_follow_up(question: str) -> bool:
     return len(words) <= MAX_BARE_WORDS and all(w in _QUESTION_WORDS for w in words)
 
 
-def context_for(question: str, last: Turn | None, replied: Turn | None, now: float) -> str | None:
-    """The earlier question to read `question` with: the one answered by the message it replies
+def follows(question: str, last: Turn | None, replied: Turn | None, now: float) -> Turn | None:
+    """The earlier turn to read `question` with: the one answered by the message it replies
     to; else the chat's last one, if this reads as a follow-up and came within a few minutes.
     A self-contained question starts afresh."""
     if replied is not None:
-        return replied.as_context()
+        return replied
     if last is not None and now - last.at <= FOLLOW_UP_SECONDS and reads_as_follow_up(question):
-        return last.as_context()
+        return last
     return None
+
+
+def seen_after(followed: Turn | None, shown: Sequence[str]) -> tuple[str, ...]:
+    """The passages quoted so far in a thread of follow-ups, the latest last (at most
+    MAX_SEEN): what the turn it follows quoted, then what this answer quoted (`shown`)."""
+    ids = [*(followed.shown if followed else ()), *shown]
+    return tuple(dict.fromkeys(reversed(ids)))[:MAX_SEEN][::-1]
+
+
+def context_for(question: str, last: Turn | None, replied: Turn | None, now: float) -> str | None:
+    """What `question` is searched with besides itself: the question of the turn it follows."""
+    turn = follows(question, last, replied, now)
+    return turn.as_context() if turn else None

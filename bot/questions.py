@@ -158,13 +158,19 @@ async def ask(context: ContextTypes.DEFAULT_TYPE, asking: Asking) -> None:
     question = " ".join(asking.question.split())
     typing = asyncio.create_task(_typing_after(context.bot, asking.chat_id, TYPING_AFTER))
     try:
-        result, earlier, reply = await _answer(shared, asking, question)
+        result, followed, reply = await _answer(shared, asking, question)
     finally:
         typing.cancel()
     answer_key = feedback.new_answer_key()
     markup = feedback.with_votes(answer_keyboard(result, reply, t, context.bot.username), answer_key)
     sent = await send(context, asking.chat_id, reply.messages, markup, asking.reply_to)
-    turn = Turn(question, earlier, tuple(m.message_id for m in sent), time.time())
+    turn = Turn(
+        question,
+        result.context,
+        tuple(m.message_id for m in sent),
+        time.time(),
+        conversation.seen_after(followed, [h.passage.passage_id for h in reply.shown]),
+    )
     await shared.conversations.put(asking.chat_id, turn)
     await feedback.log_answer(context, asking, result, answer_key, started)
 
@@ -179,18 +185,20 @@ async def _typing_after(bot: Bot, chat_id: int, delay: float) -> None:
 
 async def _answer(
     shared: BotState, asking: Asking, question: str
-) -> tuple[SearchResult, str | None, render.Reply]:
-    """The question read in its conversation, searched and rendered."""
+) -> tuple[SearchResult, Turn | None, render.Reply]:
+    """The question read in its conversation (the turn it follows, if any), searched and rendered."""
     conversations = shared.conversations
     replied = (
         await conversations.answered_by(asking.chat_id, asking.replied_to) if asking.replied_to else None
     )
     last = await conversations.last(asking.chat_id)
-    earlier = conversation.context_for(question, last, replied, time.time())
+    followed = conversation.follows(question, last, replied, time.time())
+    earlier = followed.as_context() if followed else None
     result = await shared.service.ask(question, shared.settings.top_k * PAGES, context=earlier)
     before = await before_texts(shared.service, result.hits[: render.LOW_PASSAGES + 3])
-    reply = await asyncio.to_thread(render.answer, result, asking.t, before, asking.from_button)
-    return result, earlier, reply
+    seen = frozenset(followed.shown) if followed else frozenset()
+    reply = await asyncio.to_thread(render.answer, result, asking.t, before, asking.from_button, seen)
+    return result, followed, reply
 
 
 def addressed_text(message: Message, bot_id: int, bot_username: str | None) -> str | None:

@@ -14,6 +14,7 @@ units, as Telegram counts them.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import html
@@ -224,14 +225,43 @@ def _header(result: SearchResult, t: Texts, asked: bool) -> list[str]:
 
 
 def answer(
-    result: SearchResult, t: Texts, before: Mapping[str, str] | None = None, asked: bool = False
+    result: SearchResult,
+    t: Texts,
+    before: Mapping[str, str] | None = None,
+    asked: bool = False,
+    seen: frozenset[str] = frozenset(),
 ) -> Reply:
     """The first reply to a question. `before` maps a passage id to the text before that passage
-    (for naming a speaker introduced there); `asked` marks an answer to a button tap."""
+    (for naming a speaker introduced there); `asked` marks an answer to a button tap; `seen`
+    holds the passages the answer this one follows up already quoted."""
     before = before or {}
     header = _header(result, t, asked)
     if result.confidence == "none" or not result.hits:
         return no_answer(result, t, header)
+    if result.confidence == "low" and result.hits[0].passage.passage_id in seen:
+        # Only near the topic, and nearest is what the user has just read: say so rather
+        # than quote it again, and quote what else is near.
+        header.append(t.followup_nothing_new)
+        fresh = [i for i, h in enumerate(result.hits) if h.passage.passage_id not in seen]
+        if not fresh:
+            return Reply(["\n".join(header)])
+        others = dataclasses.replace(result, hits=tuple(result.hits[i] for i in fresh))
+        reply = _quotes(others, t, before, header, t.followup_also_near)
+        # "Ещё" searches again and counts in the full list
+        more_from = fresh[reply.next_offset] if reply.next_offset is not None else None
+        return dataclasses.replace(reply, next_offset=more_from)
+    return _quotes(result, t, before, header)
+
+
+def _quotes(
+    result: SearchResult,
+    t: Texts,
+    before: Mapping[str, str],
+    header: list[str],
+    low_header: str | None = None,
+) -> Reply:
+    """The top passage and those that add something, under `header` (and, when the confidence
+    is low, `low_header`: the catalogue's by default)."""
     top = result.hits[0]
     shown = [top]
     blocks = [hit_block(top, t, before.get(top.passage.passage_id))]
@@ -247,7 +277,7 @@ def answer(
         shown.append(hit)
         blocks.append(block)
     if result.confidence == "low":
-        header.append(t.low_header)
+        header.append(low_header or t.low_header)
     if header:
         blocks[0] = "\n".join(header) + "\n\n" + blocks[0]
     rest = [h for h in result.hits if h not in shown]

@@ -95,6 +95,10 @@ MIGRATIONS: tuple[str, ...] = (
         payload TEXT NOT NULL
     );
     """,
+    # the passages each answer quoted, so that a follow-up does not quote them again
+    """
+    ALTER TABLE turns ADD COLUMN shown TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 
 
@@ -443,11 +447,13 @@ class Store:
 
     def _recent_turns(self, chat_hash: str, keep_seconds: float, limit: int) -> list[Turn]:
         rows = self._db.execute(
-            "SELECT question, context, answer_ids, at FROM turns WHERE chat_hash = ? AND at >= ?"
+            "SELECT question, context, answer_ids, at, shown FROM turns WHERE chat_hash = ? AND at >= ?"
             " ORDER BY id DESC LIMIT ?",
             (chat_hash, time.time() - keep_seconds, limit),
         ).fetchall()
-        return [Turn(q, c, tuple(json.loads(ids)), at) for q, c, ids, at in rows]
+        return [
+            Turn(q, c, tuple(json.loads(ids)), at, tuple(json.loads(shown))) for q, c, ids, at, shown in rows
+        ]
 
     async def put_turn(self, chat_id: int, turn: Turn, keep_seconds: float, per_chat: int) -> None:
         """Add the chat's newest turn; older turns beyond per_chat or keep_seconds go."""
@@ -456,8 +462,16 @@ class Store:
     def _put_turn(self, chat_hash: str, turn: Turn, keep_seconds: float, per_chat: int) -> None:
         with _transaction(self._db):
             self._db.execute(
-                "INSERT INTO turns (chat_hash, at, question, context, answer_ids) VALUES (?, ?, ?, ?, ?)",
-                (chat_hash, turn.at, turn.question, turn.context, json.dumps(list(turn.answer_ids))),
+                "INSERT INTO turns (chat_hash, at, question, context, answer_ids, shown)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    chat_hash,
+                    turn.at,
+                    turn.question,
+                    turn.context,
+                    json.dumps(list(turn.answer_ids)),
+                    json.dumps(list(turn.shown)),
+                ),
             )
             self._db.execute(
                 "DELETE FROM turns WHERE chat_hash = ? AND id NOT IN"

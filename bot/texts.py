@@ -64,6 +64,8 @@ class Texts:
     context_header: str
     context_none: str
     followup_note: str
+    followup_nothing_new: str  # a follow-up whose nearest passage the previous answer quoted
+    followup_also_near: str  # then heads the other passages near the topic
     you_asked: str
     # buttons
     more_button: str

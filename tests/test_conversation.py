@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 
+from bot import conversation
 from bot.conversation import FOLLOW_UP_SECONDS, MemoryConversations, Turn, context_for, reads_as_follow_up
 
 CABLE = "Какие порты соединит кабель по дну Каспия?"
@@ -64,3 +65,14 @@ def test_memory_is_bounded_in_chats_turns_and_time() -> None:
 def test_bad_bounds_are_refused() -> None:
     with pytest.raises(ValueError, match="max_chats=0"):
         MemoryConversations(max_chats=0)
+
+
+def test_a_thread_of_follow_ups_remembers_what_it_quoted() -> None:
+    first = Turn("Какие порты соединит кабель?", None, (1,), 0.0, conversation.seen_after(None, ["a:1"]))
+    assert first.shown == ("a:1",)
+    second = conversation.seen_after(first, ["b:2", "a:1"])
+    assert second == ("b:2", "a:1")  # the latest quote last, each once
+    many = conversation.seen_after(None, [f"p:{i}" for i in range(conversation.MAX_SEEN + 5)])
+    assert len(many) == conversation.MAX_SEEN and many[-1] == f"p:{conversation.MAX_SEEN + 4}"
+    assert conversation.follows("а когда его достроят?", first, None, 10.0) is first
+    assert conversation.follows("Что такое Средний коридор?", first, None, 10.0) is None

@@ -1,3 +1,4 @@
+import dataclasses
 import datetime as dt
 
 from hypothesis import given, settings
@@ -137,6 +138,38 @@ def test_follow_up_and_button_answers_say_what_they_answer() -> None:
     assert message.startswith(
         "Вопрос: «а когда его достроят?»\n<i>Понял как уточнение к вопросу «Какие порты"
     )
+
+
+def test_a_low_follow_up_does_not_quote_again_what_the_answer_before_quoted() -> None:
+    quoted = make_hit("Кабель соединит порты Актау и Алят.", 0, score=8.0)
+    near = tuple(
+        make_hit(f"Фрагмент номер {i} о цифровом сотрудничестве.", 0, [OTHER, ARTICLE][i % 2], 7.0 - i)
+        for i in range(6)
+    )
+    result = SearchResult(
+        "а сколько он стоит?", (quoted, *near), "low", context="Какие порты соединит кабель?"
+    )
+    reply = render.answer(result, RU, seen=frozenset({quoted.passage.passage_id}))
+    message = reply.messages[0]
+    assert RU.followup_nothing_new in message and RU.followup_also_near in message
+    assert RU.low_header not in message and "Актау" not in message
+    assert reply.shown and quoted not in reply.shown and set(reply.shown) <= set(near)
+    # "Ещё" searches again: its offset counts the quoted passage too
+    assert reply.next_offset == len(reply.shown) + 1
+    assert result.hits[reply.next_offset] not in reply.shown
+    # nothing but what was quoted: say so, quote nothing
+    alone = render.answer(
+        SearchResult("а сколько он стоит?", (quoted,), "low", context="Какие порты соединит кабель?"),
+        RU,
+        seen=frozenset({quoted.passage.passage_id}),
+    )
+    assert RU.followup_nothing_new in alone.messages[0] and "Актау" not in alone.messages[0]
+    assert alone.shown == () and alone.next_offset is None
+    # a high answer quotes its passage even when it was quoted before: it answers this question
+    high = render.answer(
+        dataclasses.replace(result, confidence="high"), RU, seen=frozenset({quoted.passage.passage_id})
+    )
+    assert high.shown[0] == quoted and RU.followup_nothing_new not in high.messages[0]
 
 
 def test_article_and_user_text_are_escaped() -> None:

@@ -165,7 +165,7 @@ def test_store_conversations_keep_follow_ups_across_a_restart(tmp_path: Path) ->
     async def write() -> None:
         store = Store.open(tmp_path)
         await StoreConversations(store).put(
-            -100, Turn("Что такое Средний коридор?", None, (10, 11), time.time())
+            -100, Turn("Что такое Средний коридор?", None, (10, 11), time.time(), ("a:1", "b:2"))
         )
         store.close()
 
@@ -184,6 +184,29 @@ def test_store_conversations_keep_follow_ups_across_a_restart(tmp_path: Path) ->
     last, replied, other = asyncio.run(read())
     assert last.question == "Что такое Средний коридор?" and last.as_context() == last.question
     assert replied == last and other is None
+    assert last.shown == ("a:1", "b:2")
+
+
+def test_turns_of_the_first_schema_read_with_nothing_shown(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / DB_FILE)
+    db.executescript(MIGRATIONS[0])
+    db.execute(
+        "INSERT INTO turns (chat_hash, at, question, context, answer_ids) VALUES (?, ?, ?, NULL, ?)",
+        (IdHasher.from_dir(tmp_path).chat(-100), time.time(), "Что такое Средний коридор?", "[10]"),
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+
+    async def read() -> Turn | None:
+        store = Store.open(tmp_path)
+        try:
+            return await StoreConversations(store).last(-100)
+        finally:
+            store.close()
+
+    turn = asyncio.run(read())
+    assert turn is not None and turn.question == "Что такое Средний коридор?" and turn.shown == ()
 
 
 def test_no_raw_id_in_the_files(tmp_path: Path) -> None:
