@@ -183,10 +183,15 @@ def _lexical(corpus: Corpus, analyzer: Analyzer) -> LexicalIndex:
     name them itself (a quote whose speaker was introduced a paragraph earlier)."""
     sentence_terms = [[analyzer.terms(s) for s in p.sentence_texts()] for p in corpus.passages]
     authors = {a.article_id: a.source.author for a in corpus.articles}
+    name_terms: dict[str, list[str]] = {}  # a speaker speaks in many passages: analyse once
     speaker_terms = []
     for terms, names in zip(sentence_terms, passage_speakers(corpus.passages, authors), strict=True):
+        if not names:
+            speaker_terms.append([])
+            continue
         own = {t for sentence in terms for t in sentence}
-        speaker_terms.append([t for name in names for t in analyzer.terms(name) if t not in own])
+        said = [t for name in names for t in name_terms.setdefault(name, analyzer.terms(name))]
+        speaker_terms.append([t for t in said if t not in own])
     return LexicalIndex.build(sentence_terms, speaker_terms)
 
 
