@@ -18,8 +18,15 @@ TOKEN_HELP = (
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bot.texts import LANGUAGES
+
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument("--console", action="store_true", help="ask questions in this terminal instead")
+    parser.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        help="the console's language (default: the terminal's, else Russian)",
+    )
     args = parser.parse_args(argv)
 
     from bot.config import BotSettings
@@ -63,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.console:
         from bot.console import console
 
-        asyncio.run(console(service, settings.top_k, settings.max_question_chars))
+        asyncio.run(console(service, settings.top_k, settings.max_question_chars, args.lang))
         return 0
     from bot.app import run
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 
@@ -12,14 +13,23 @@ from bot.questions import PAGES, question_problem
 from retrieval.results import SearchResult
 from retrieval.service import QAService
 
-MORE = {"ещё", "еще", "more", "+"}
+MORE = {"ещё", "еще", "more", "daha", "тағы", "+"}
 
 
-async def console(service: QAService, top_k: int, max_chars: int) -> None:
-    t = texts.RU
+def terminal_language() -> str | None:
+    """The terminal's language from the locale variables ("en_US.UTF-8" -> "en"), if any."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value and value not in ("C", "POSIX") and not value.startswith("C."):
+            return value.split(".")[0].split("_")[0]
+    return None
+
+
+async def console(service: QAService, top_k: int, max_chars: int, language: str | None = None) -> None:
+    t = texts.for_language(language or terminal_language())
     print(render.to_plain(t.start.format(outlets=render.outlets(service.articles()))))
-    print("\nПримеры: " + " | ".join(t.examples))
-    print("Введите вопрос; «ещё» — следующие фрагменты; пустая строка или Ctrl-D — выход.\n")
+    print("\n" + t.console_examples.format(examples=" | ".join(t.examples)))
+    print(t.console_prompt + "\n")
     result: SearchResult | None = None
     last: Turn | None = None
     offset: int | None = 0

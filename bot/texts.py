@@ -47,6 +47,8 @@ class Texts:
     thanks_reply: str
     abilities_reply: str
     unknown_command: str
+    console_examples: str  # the terminal chat (python -m bot --console)
+    console_prompt: str
     # answers
     date_format: str
     months: tuple[str, ...]

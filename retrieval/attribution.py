@@ -10,10 +10,10 @@ a wrong name under a quote is worse than none.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from retrieval.corpus import Passage
 
@@ -67,7 +67,9 @@ class Mention:
     refers_back: bool  # a pronoun or a bare role: the speaker is someone named earlier
 
 
-@lru_cache(maxsize=4096)  # a passage is read for each of its sentences and as the next one's context
+@functools.lru_cache(
+    maxsize=4096
+)  # a passage is read for each of its sentences and as the next one's context
 def mentions(text: str) -> tuple[Mention, ...]:
     """Every attribution cue in the text, in order."""
     found: list[Mention] = []
@@ -126,6 +128,12 @@ def _named_before(text: str, position: int) -> str | None:
 def speaker(text: str, span: tuple[int, int], previous: str | None = None) -> str | None:
     """Who says the words at `span` of the passage `text`; `previous` is the text before the
     passage (a paragraph or a few), where a pronoun's speaker may have been named."""
+    back = (previous or "")[-MAX_BACK:]
+    return _speaker(text, span, lambda: _named_before(back, len(back)))
+
+
+def _speaker(text: str, span: tuple[int, int], named_earlier: Callable[[], str | None]) -> str | None:
+    """`speaker`, with the last speaker named before the passage asked for only when needed."""
     start, end = span
     found = mentions(text)
     own = [m for m in found if start <= m.start < end]
@@ -137,14 +145,22 @@ def speaker(text: str, span: tuple[int, int], previous: str | None = None) -> st
         own = [m for m in found if m.start >= end][:1]
     if not own:
         own = [m for m in found if m.start < start][-1:]
-    back = (previous or "")[-MAX_BACK:]
     if not own:
         opens_quote = text.lstrip()[:1] in _QUOTE_OPEN + '"'
-        return _named_before(back, len(back)) if opens_quote else None
+        return named_earlier() if opens_quote else None
     mention = own[0]
     if not mention.refers_back:
         return mention.who
-    return _named_before(text, mention.start) or _named_before(back, len(back))
+    return _named_before(text, mention.start) or named_earlier()
+
+
+def _named_in(texts: list[str]) -> str | None:
+    """The last speaker named in these passages (in order), each read once (`mentions` caches)."""
+    for text in reversed(texts):
+        named = _named_before(text, len(text))
+        if named:
+            return named
+    return None
 
 
 def passage_speakers(passages: Sequence[Passage], authors: Mapping[str, str | None]) -> list[tuple[str, ...]]:
@@ -153,9 +169,11 @@ def passage_speakers(passages: Sequence[Passage], authors: Mapping[str, str | No
     Search matches these names, so that "что сказал Бектрумов о …" finds his quotes."""
     found = []
     for i, passage in enumerate(passages):
-        earlier = passages[max(0, i - PASSAGES_BACK) : i]
-        previous = "\n\n".join(p.text for p in earlier if p.article_id == passage.article_id)
-        names = [speaker(passage.text, span, previous) for span in passage.sentences]
+        earlier = [
+            p.text for p in passages[max(0, i - PASSAGES_BACK) : i] if p.article_id == passage.article_id
+        ]
+        named_earlier = functools.cache(lambda earlier=earlier: _named_in(earlier))
+        names = [_speaker(passage.text, span, named_earlier) for span in passage.sentences]
         unique = dict.fromkeys(_ACCORDING_PREFIX.sub("", n) for n in names if n)
         author = authors.get(passage.article_id)
         if not unique and author:

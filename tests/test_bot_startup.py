@@ -38,11 +38,27 @@ def test_missing_or_malformed_token_gives_one_clear_line(token: str, tmp_path) -
 
 def test_console_answers_without_telegram(seeds, tmp_path) -> None:
     env = {"SEEDS_DIR": str(seeds), "INDEX_DIR": str(tmp_path / "idx"), "EMBEDDING_MODEL": "hash-64"}
+    env |= {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "C.UTF-8"}  # no language: Russian
     done = run_bot(["--console"], env, "Какие порты соединит подводный кабель?\nещё\n\n")
     assert done.returncode == 0, done.stderr
     assert "Актау и Алят" in done.stdout
     assert "Источник:" in done.stdout and "2025 г." in done.stdout
     assert "Ещё по вопросу" in done.stdout  # "ещё" showed the next passages
+
+
+@pytest.mark.parametrize(
+    ("args", "locale", "expected"),
+    [
+        ([], "en_GB.UTF-8", "Examples:"),
+        (["--lang", "kk"], "en_GB.UTF-8", "Мысалдар:"),
+        ([], "de_DE.UTF-8", "Примеры:"),
+    ],
+)
+def test_console_speaks_the_terminals_language(seeds, tmp_path, args, locale, expected) -> None:
+    env = {"SEEDS_DIR": str(seeds), "INDEX_DIR": str(tmp_path / "idx"), "EMBEDDING_MODEL": "hash-64"}
+    done = run_bot(["--console", *args], env | {"LC_ALL": "", "LC_MESSAGES": "", "LANG": locale}, "\n")
+    assert done.returncode == 0, done.stderr
+    assert expected in done.stdout
 
 
 @pytest.mark.parametrize(

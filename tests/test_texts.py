@@ -55,6 +55,7 @@ SAMPLE = {
     "wrong_source": 1,
     "rows": 10,
     "date": "1 мая 2025 г.",
+    "examples": "Что такое Средний коридор? | Когда?",
 }
 STRING_FIELDS = [f.name for f in dataclasses.fields(texts.Texts) if f.type == "str" and f.name != "lang"]
 
