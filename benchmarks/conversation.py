@@ -55,7 +55,7 @@ def shown_confidence(messages: list[Sent], t: texts.Texts) -> str:
     lines = messages[0].text.split("\n")
     headers = (t.you_asked.split("{")[0], "<i>" + t.followup_note.split("{")[0])
     body = "\n".join(line for line in lines if not line.startswith(headers)).lstrip()
-    if body.startswith(t.low_header):
+    if body.startswith((t.low_header, t.followup_nothing_new)):  # the latter: a low follow-up
         return "low"
     if body.startswith(t.no_answer.split("{")[0]):
         return "none"
