@@ -2,7 +2,7 @@
 
 `ConversationStore` is the small contract (the store engineer backs it with SQLite, keyed by
 a keyed hash of the chat id); `MemoryConversations` is the in-memory one, bounded in chats,
-turns per chat and age. `context_for` is the policy: which earlier question a new message
+turns per chat and age. `follows` is the policy: which earlier question a new message
 is read with, if any.
 """
 
@@ -154,9 +154,3 @@ def seen_after(followed: Turn | None, shown: Sequence[str]) -> tuple[str, ...]:
     MAX_SEEN): what the turn it follows quoted, then what this answer quoted (`shown`)."""
     ids = [*(followed.shown if followed else ()), *shown]
     return tuple(dict.fromkeys(reversed(ids)))[:MAX_SEEN][::-1]
-
-
-def context_for(question: str, last: Turn | None, replied: Turn | None, now: float) -> str | None:
-    """What `question` is searched with besides itself: the question of the turn it follows."""
-    turn = follows(question, last, replied, now)
-    return turn.as_context() if turn else None

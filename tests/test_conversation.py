@@ -5,9 +5,15 @@ import asyncio
 import pytest
 
 from bot import conversation
-from bot.conversation import FOLLOW_UP_SECONDS, MemoryConversations, Turn, context_for, reads_as_follow_up
+from bot.conversation import FOLLOW_UP_SECONDS, MemoryConversations, Turn, reads_as_follow_up
 
 CABLE = "Какие порты соединит кабель по дну Каспия?"
+
+
+def context_for(question: str, last: Turn | None, replied: Turn | None, now: float) -> str | None:
+    """The earlier question a new one is searched with, as the bot reads it."""
+    turn = conversation.follows(question, last, replied, now)
+    return turn.as_context() if turn else None
 
 
 @pytest.mark.parametrize(
