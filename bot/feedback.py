@@ -4,6 +4,7 @@ written after each answer, and the admins' /stats and /export."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import datetime as dt
 import html
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATS_DAYS = 30
+IN_FLIGHT_WAIT = 10.0  # seconds a vote waits for its answer's log row (written after sending)
 PER_DAY_SHOWN = 14
 
 
@@ -71,6 +73,10 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     t = texts.for_user(update.effective_user)
     _, answer_key, value = query.data
+    in_flight = state(context).answers_in_flight.get(answer_key)
+    if in_flight is not None:  # tapped before the answer's log row was written
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(in_flight.wait(), IN_FLIGHT_WAIT)
     recorded = await state(context).store.vote(answer_key, update.effective_user.id, int(value))
     if not recorded:
         await query.answer(t.vote_gone)

@@ -163,7 +163,13 @@ async def ask(context: ContextTypes.DEFAULT_TYPE, asking: Asking) -> None:
         typing.cancel()
     answer_key = feedback.new_answer_key()
     markup = feedback.with_votes(answer_keyboard(result, reply, t, context.bot.username), answer_key)
-    sent = await send(context, asking.chat_id, reply.messages, markup, asking.reply_to)
+    in_flight = shared.answers_in_flight.setdefault(answer_key, asyncio.Event())
+    try:
+        sent = await send(context, asking.chat_id, reply.messages, markup, asking.reply_to)
+        await feedback.log_answer(context, asking, result, answer_key, started)
+    finally:  # a vote tapped meanwhile waits for this
+        shared.answers_in_flight.pop(answer_key, None)
+        in_flight.set()
     turn = Turn(
         question,
         result.context,
@@ -172,7 +178,6 @@ async def ask(context: ContextTypes.DEFAULT_TYPE, asking: Asking) -> None:
         conversation.seen_after(followed, [h.passage.passage_id for h in reply.shown]),
     )
     await shared.conversations.put(asking.chat_id, turn)
-    await feedback.log_answer(context, asking, result, answer_key, started)
 
 
 async def _typing_after(bot: Bot, chat_id: int, delay: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from telegram.ext import ContextTypes
@@ -24,6 +25,8 @@ class BotState:
     # Inline queries come as the user types, a few per question: a budget of their own.
     inline_limiter: FloodLimiter
     conversations: ConversationStore = field(default_factory=MemoryConversations)
+    # Answers sent but not yet in the question log: a vote tapped at once waits for the row.
+    answers_in_flight: dict[str, asyncio.Event] = field(default_factory=dict)
 
 
 STATE_KEY = "state"
