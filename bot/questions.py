@@ -163,7 +163,7 @@ async def ask(context: ContextTypes.DEFAULT_TYPE, asking: Asking) -> None:
         typing.cancel()
     answer_key = feedback.new_answer_key()
     markup = feedback.with_votes(answer_keyboard(result, reply, t, context.bot.username), answer_key)
-    in_flight = shared.answers_in_flight.setdefault(answer_key, asyncio.Event())
+    in_flight = shared.answers_in_flight[answer_key] = asyncio.Event()
     try:
         sent = await send(context, asking.chat_id, reply.messages, markup, asking.reply_to)
         await feedback.log_answer(context, asking, result, answer_key, started)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from retrieval.evaluate import EvalQuestion
-from retrieval.search import Retriever
+from retrieval.search import Retriever, grade
 from retrieval.text import in_russian
 
 GRID = {
@@ -194,10 +194,7 @@ def _thresholds(
 
 
 def _confidence(row: Scored, none_below: float, high_from: float, shift: float) -> str:
-    closeness = row.closeness(shift)
-    if closeness < none_below:
-        return "none"
-    return "low" if closeness < high_from or row.low_by_type else "high"
+    return grade(row.closeness(shift), row.low_by_type, none_below, high_from)
 
 
 def _table(held: list[tuple[EvalQuestion, Scored, str]]) -> list[str]:

@@ -190,7 +190,10 @@ def _lexical(corpus: Corpus, analyzer: Analyzer) -> LexicalIndex:
             speaker_terms.append([])
             continue
         own = {t for sentence in terms for t in sentence}
-        said = [t for name in names for t in name_terms.setdefault(name, analyzer.terms(name))]
+        for name in names:
+            if name not in name_terms:
+                name_terms[name] = analyzer.terms(name)
+        said = [t for name in names for t in name_terms[name]]
         speaker_terms.append([t for t in said if t not in own])
     return LexicalIndex.build(sentence_terms, speaker_terms)
 

@@ -201,12 +201,9 @@ class Retriever:
     def confidence(self, query: str, ranking: Ranking) -> Confidence:
         """`none` when even the best passage is far from the question; `low` when it is only
         near, or lacks the kind of answer asked for (a number, date, person, place)."""
-        closeness = ranking.best_cosine + (0.0 if in_russian(query) else self.params.other_language_shift)
-        if closeness < self.params.none_below:
-            return "none"
-        if closeness < self.params.high_from or self.lacks_answer_type(query, ranking):
-            return "low"
-        return "high"
+        p = self.params
+        closeness = ranking.best_cosine + (0.0 if in_russian(query) else p.other_language_shift)
+        return grade(closeness, self.lacks_answer_type(query, ranking), p.none_below, p.high_from)
 
     def lacks_answer_type(self, query: str, ranking: Ranking) -> bool:
         return bool(self.answer_types.missing(query, self.index.passages[ranking.rows[0]].text))
@@ -221,8 +218,8 @@ class Retriever:
         if p.highlight_previous and len(texts) > 1:  # the first has none in its passage: the mean
             previous = np.r_[float(cosines.mean()), cosines[:-1]]
             scores = scores + p.highlight_previous * previous.astype(np.float32)
-        asked = self.answer_types.asked(query)
-        if asked and p.highlight_answer_type and len(texts) > 1:
+        asked = self.answer_types.asked(query) if p.highlight_answer_type and len(texts) > 1 else set()
+        if asked:
             typed = [all(self.answer_types.holds(kind, t) for kind in asked) for t in texts]
             scores = scores + p.highlight_answer_type * np.asarray(typed, dtype=np.float32)
         if p.highlight_stems and len(texts) > 1:
@@ -238,6 +235,14 @@ class Retriever:
         weights = self.index.lexical.sentences.weights
         columns = weights.indices[weights.indptr[sentence_row] : weights.indptr[sentence_row + 1]]
         return _stems(self._sentence_vocab[columns].tolist())
+
+
+def grade(closeness: float, lacks_answer_type: bool, none_below: float, high_from: float) -> Confidence:
+    """The confidence rule, shared with the fit: `none` below `none_below`; `low` below
+    `high_from` or when the top passage lacks the asked-for answer type; else `high`."""
+    if closeness < none_below:
+        return "none"
+    return "low" if closeness < high_from or lacks_answer_type else "high"
 
 
 STEM_LENGTH = 5

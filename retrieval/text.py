@@ -155,7 +155,6 @@ def has_latin(word: str) -> bool:
 
 
 _LETTER = re.compile(r"[^\W\d_]")
-_CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
 _KAZAKH = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 
 
