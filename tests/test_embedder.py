@@ -55,7 +55,7 @@ def ask_concurrently(engine: _Engine, fake: SlowEngine, texts: list[str]) -> lis
 
 def test_questions_waiting_for_the_engine_are_encoded_in_one_call() -> None:
     fake = SlowEngine()
-    engine = _Engine(fake, DIMENSION, calls=1)
+    engine = _Engine(fake, DIMENSION, threads=1, calls=1)
     texts = ["a", "bb", "ccc", "dddd", "eeeee", "ffffff"]
     results = ask_concurrently(engine, fake, texts)
     assert len(fake.calls) == 2  # the first question alone, then all who waited
@@ -67,12 +67,25 @@ def test_questions_waiting_for_the_engine_are_encoded_in_one_call() -> None:
 
 def test_an_engine_failure_reaches_every_question_of_its_call() -> None:
     fake = SlowEngine(fail_on="ccc")
-    engine = _Engine(fake, DIMENSION, calls=1)
+    engine = _Engine(fake, DIMENSION, threads=1, calls=1)
     results = ask_concurrently(engine, fake, ["a", "bb", "ccc", "dddd"])
     np.testing.assert_array_equal(results[0][0], vector_of("a"))
     assert all(isinstance(r, RuntimeError) for r in results[1:])
     # and the engine keeps serving
     np.testing.assert_array_equal(engine.queries(["zz"])[0], vector_of("zz"))
+
+
+def test_a_question_encoded_alone_takes_the_idle_calls_threads() -> None:
+    fake = SlowEngine()
+    fake.release.set()
+    threads_set: list[int] = []
+    engine = _Engine(fake, DIMENSION, threads=1, calls=2, set_threads=threads_set.append)
+    engine.queries(["a"])
+    engine.passages(["bb"])  # a build keeps to its threads
+    with engine._calls:  # another call is running: this one encodes with its own thread
+        engine.queries(["ccc"])
+    engine.queries(["dddd"])  # and every call is free again
+    assert threads_set == [2, 1, 1, 2]
 
 
 class CountingEmbedder(HashEmbedder):
