@@ -86,7 +86,7 @@ class _Engine:
             with self._waiting_lock:
                 batch, self._waiting = self._waiting, []
             if batch:
-                with self._idle_calls() as idle:
+                with self._idle_calls(len(batch) == 1) as idle:
                     self._run(batch, self._threads * (1 + idle))
         request.done.wait()  # set by whichever call took it
         if request.error is not None:
@@ -95,10 +95,10 @@ class _Engine:
         return request.vectors
 
     @contextmanager
-    def _idle_calls(self) -> Iterator[int]:
+    def _idle_calls(self, wanted: bool) -> Iterator[int]:
         """Takes every other call that is free now, without waiting; yields how many."""
         taken = 0
-        if self._set_threads is not None:
+        if wanted and self._set_threads is not None:
             while taken < self._calls_total - 1 and self._calls.acquire(blocking=False):
                 taken += 1
         try:
