@@ -53,8 +53,9 @@ class _Engine:
     Calls that may run at once: one per core when each uses one OpenMP thread (the engine
     only reads its weights, so calls are independent), else one: two OpenMP teams on the
     same cores slow each other down many times over. A question encoded while no other
-    call runs takes the idle calls' threads too (two threads: ~11 ms instead of ~20 here),
-    so only a busy bot pays the one-thread encode, where it gains throughput."""
+    call runs and none waits takes the idle calls' threads too (two threads: ~11 ms
+    instead of ~20 here); a busy bot encodes with one thread per call, which gives more
+    questions a second."""
 
     def __init__(
         self,
@@ -86,7 +87,8 @@ class _Engine:
             with self._waiting_lock:
                 batch, self._waiting = self._waiting, []
             if batch:
-                with self._idle_calls(len(batch) == 1) as idle:
+                # the idle cores only for a question alone: one queued behind it would wait
+                with self._idle_calls(len(batch) == 1 and not self._waiting) as idle:
                     self._run(batch, self._threads * (1 + idle))
         request.done.wait()  # set by whichever call took it
         if request.error is not None:

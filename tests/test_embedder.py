@@ -89,6 +89,15 @@ def test_a_question_encoded_alone_takes_the_idle_calls_threads() -> None:
     assert set(threads_set[1::2]) == {1}  # restored after it
 
 
+def test_questions_that_piled_up_are_encoded_with_one_thread_per_call() -> None:
+    fake = SlowEngine()
+    threads_set: list[int] = []
+    engine = _Engine(fake, DIMENSION, threads=1, calls=2, set_threads=threads_set.append)
+    ask_concurrently(engine, fake, ["a", "bb", "ccc", "dddd"])
+    assert [len(call) for call in fake.calls] == [1, 3]
+    assert threads_set[::2] == [2, 1]  # the lone first question took both cores, the pile one
+
+
 class CountingEmbedder(HashEmbedder):
     def __init__(self) -> None:
         super().__init__(DIMENSION)
