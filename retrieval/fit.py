@@ -32,6 +32,7 @@ HIGHLIGHT_GRID = {
     "highlight_stems": (0.0, 0.02, 0.05, 0.1),
     "highlight_answer_type": (0.0, 0.02, 0.05),
     "highlight_previous": (0.0, 0.25, 0.5, 0.75),
+    "highlight_lead": (0.0, 0.01, 0.02, 0.04),
     "highlight_neighbour_margin": (0.0, 0.01, 0.02, 0.03),
 }
 # A wider margin bolds two sentences more often, which holds the answer more often and reads
@@ -131,15 +132,19 @@ def _fit_highlight(
     options = [dict(zip(HIGHLIGHT_GRID, v, strict=True)) for v in itertools.product(*HIGHLIGHT_GRID.values())]
     hit = np.full((len(options), len(questions)), np.nan)
     two = np.full((len(options), len(questions)), np.nan)
+    ranked = retriever.with_params(**combo)
+    tops = {}  # the questions whose top passage answers: only its highlight changes with the option
+    for i, (question, vector) in enumerate(zip(questions, vectors, strict=True)):
+        if question.evidence:
+            ranking = ranked.rank(question.query, vector, 1, question.context)
+            if question.answered_by(retriever.index.passages[ranking.rows[0]].text):
+                tops[i] = (question, ranking)
     for o, option in enumerate(options):
-        variant = retriever.with_params(**combo, **option)
-        for i, (question, vector) in enumerate(zip(questions, vectors, strict=True)):
-            if not question.evidence:
-                continue
-            top = variant.search_vector(question.query, vector, 1, question.context).hits[0]
-            if question.answered_by(top.passage.text):
-                hit[o, i] = question.answered_by(top.highlight_text)
-                two[o, i] = len(top.highlight) > 1
+        variant = ranked.with_params(**option)
+        for i, (question, ranking) in tops.items():
+            top = variant.hits(question.query, ranking)[0]
+            hit[o, i] = question.answered_by(top.highlight_text)
+            two[o, i] = len(top.highlight) > 1
 
     def best_on(columns: np.ndarray) -> int:
         accuracy = np.nanmean(hit[:, columns], axis=1)

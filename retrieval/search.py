@@ -46,6 +46,9 @@ class FusionParams:
     # the previous sentence's cosine: a sentence close to the question often introduces
     # the topic, and the one after it holds the figures or the details
     highlight_previous: float = 0.0
+    # taken off a paragraph's first sentence: it often only names the paragraph's topic,
+    # which brings it close to any question on that topic, and the sentences after it answer
+    highlight_lead: float = 0.0
     highlight_neighbour_margin: float = 0.0
 
     @classmethod
@@ -121,15 +124,17 @@ class Retriever:
     ) -> SearchResult:
         """`search` with the query already encoded."""
         ranking = self.rank(query, query_vector, k, context)
-        confidence = self.confidence(query, ranking)
+        return SearchResult(query, self.hits(query, ranking), self.confidence(query, ranking), context)
+
+    def hits(self, query: str, ranking: Ranking) -> tuple[Hit, ...]:
+        """The ranked passages with their highlights (the fit re-highlights one ranking)."""
         stems = _stems(self.analyzer.terms(query)) if self.params.highlight_stems else set()
-        hits = tuple(
+        return tuple(
             self._hit(row, score, cosines, lexical, query, stems)
             for row, score, cosines, lexical in zip(
                 ranking.rows, ranking.scores, ranking.sentence_cosines, ranking.sentence_bm25, strict=True
             )
         )
-        return SearchResult(query, hits, confidence, context)
 
     def rank(self, query: str, query_vector: np.ndarray, k: int, context: str | None = None) -> Ranking:
         """The k best passage rows by fused score, with what confidence and highlight need."""
@@ -228,6 +233,8 @@ class Retriever:
                 len(stems & self._sentence_stems(first + i)) / max(len(stems), 1) for i in range(len(texts))
             ]
             scores = scores + p.highlight_stems * np.asarray(shared, dtype=np.float32)
+        if p.highlight_lead and len(texts) > 1:
+            scores = scores - p.highlight_lead * (np.arange(len(texts)) == 0)
         chosen = choose_highlight(passage.sentences, texts, scores, p.highlight_neighbour_margin)
         return Hit(passage, self.index.articles[passage.article_id], score, chosen)
 

@@ -98,3 +98,26 @@ def test_the_previous_sentence_weight_moves_the_highlight_to_what_follows_the_to
     # with a weight far above any cosine gap, the sentence after it wins
     following = plain.with_params(highlight_previous=100.0).search(query, 1).hits[0]
     assert following.highlight[0] == passage.sentences[1]
+
+
+def test_the_lead_weight_moves_the_highlight_off_a_paragraphs_first_sentence(seeds, tmp_path) -> None:
+    embedder, analyzer = HashEmbedder(), Analyzer()
+    build_index(seeds, tmp_path / "index", embedder, analyzer)
+    index = load_index(tmp_path / "index")
+    plain = Retriever(index, embedder, analyzer).with_params(
+        highlight_bm25=0.0,
+        highlight_stems=0.0,
+        highlight_answer_type=0.0,
+        highlight_previous=0.0,
+        highlight_neighbour_margin=0.0,
+    )
+    passage = next(p for p in index.passages if len(p.sentences) >= 3)
+    query = passage.sentence_texts()[0]
+    assert plain.search(query, 1).hits[0].highlight == (passage.sentences[0],)
+    moved = plain.with_params(highlight_lead=100.0).search(query, 1).hits[0]
+    assert moved.passage.passage_id == passage.passage_id  # the ranking does not change
+    assert passage.sentences[0] not in moved.highlight
+    # a one-sentence passage keeps its only sentence
+    single = next(p for p in index.passages if len(p.sentences) == 1)
+    lone = plain.with_params(highlight_lead=100.0).search(single.text, 1).hits[0]
+    assert lone.highlight == (single.sentences[0],)
