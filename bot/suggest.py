@@ -94,7 +94,10 @@ def _genitive_phrase(head: str, followers: list[str]) -> str | None:
     return " ".join([word[0].upper() + word[1:], *tail])
 
 
-def candidates(text: str) -> list[str]:
+# The same passages come up again and again near unanswered questions, and their analysis
+# (pymorphy3, word by word) costs several searches: each passage's phrases are kept.
+@functools.lru_cache(maxsize=4096)
+def candidates(text: str) -> tuple[str, ...]:
     """Topic phrases of one passage, in order of appearance."""
     tokens = _tokens(text)
     found: list[str] = []
@@ -121,13 +124,14 @@ def candidates(text: str) -> list[str]:
             phrase = _genitive_phrase(word, lower)
         if phrase:
             found.append(phrase)
-    return found
+    return tuple(found)
 
 
 def _lemmas(text: str) -> set[str]:
     return {_lemma(w.lower()) for w in _TOKEN.findall(text) if len(w) > 2}
 
 
+@functools.lru_cache(maxsize=16384)
 def _lemma(word: str) -> str:
     parses = _parse(word)
     return parses[0].normal_form if parses else word

@@ -3,6 +3,7 @@ languages users write, and whether a text holds an answer of that kind."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal
 
@@ -47,6 +48,9 @@ class AnswerTypes:
 
     def __init__(self, morph: pymorphy3.MorphAnalyzer) -> None:
         self._morph = morph
+        # names are looked up word by word with pymorphy3, for sentences that every search
+        # near them highlights again
+        self._names = functools.lru_cache(maxsize=16384)(self._names_in)
 
     @staticmethod
     def asked(question: str) -> set[AnswerType]:
@@ -55,6 +59,9 @@ class AnswerTypes:
     def holds(self, kind: AnswerType, text: str) -> bool:
         if kind in _HAS:
             return bool(_HAS[kind].search(text))
+        return self._names(kind, text)
+
+    def _names_in(self, kind: AnswerType, text: str) -> bool:
         wanted = {"person": {"Surn", "Name", "Patr"}, "place": {"Geox"}}[kind]
         return any(
             wanted & set(self._morph.parse(word.lower())[0].tag.grammemes)
