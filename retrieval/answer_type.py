@@ -48,20 +48,20 @@ class AnswerTypes:
 
     def __init__(self, morph: pymorphy3.MorphAnalyzer) -> None:
         self._morph = morph
-        # names are looked up word by word with pymorphy3, for sentences that every search
-        # near them highlights again
-        self._names = functools.lru_cache(maxsize=16384)(self._names_in)
+        # the highlight asks this of every sentence of every hit, the same sentences again and
+        # again; names are looked up word by word with pymorphy3
+        self._holds = functools.lru_cache(maxsize=65536)(self._find)
 
     @staticmethod
     def asked(question: str) -> set[AnswerType]:
         return {kind for kind, pattern in _ASKS.items() if pattern.search(question)}
 
     def holds(self, kind: AnswerType, text: str) -> bool:
+        return self._holds(kind, text)
+
+    def _find(self, kind: AnswerType, text: str) -> bool:
         if kind in _HAS:
             return bool(_HAS[kind].search(text))
-        return self._names(kind, text)
-
-    def _names_in(self, kind: AnswerType, text: str) -> bool:
         wanted = {"person": {"Surn", "Name", "Patr"}, "place": {"Geox"}}[kind]
         return any(
             wanted & set(self._morph.parse(word.lower())[0].tag.grammemes)

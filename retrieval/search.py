@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.answer_type import AnswerTypes
+from retrieval.answer_type import AnswerType, AnswerTypes
 from retrieval.embedder import Embedder
 from retrieval.highlight import choose_highlight
 from retrieval.index import LoadedIndex
@@ -97,6 +98,7 @@ class Retriever:
         self._sentence_end = np.r_[self._sentence_start[1:], len(owners)].astype(np.int64)
         # each sentence's terms, read back from its BM25 row rather than analysed per search
         self._sentence_vocab = np.asarray(list(index.lexical.sentences.vocab), dtype=object)
+        self._sentence_stems = functools.lru_cache(maxsize=65536)(self._read_sentence_stems)
 
     def with_params(self, **values: float) -> Retriever:
         """The same index and model with some parameters changed (the fit tries many)."""
@@ -128,9 +130,11 @@ class Retriever:
 
     def hits(self, query: str, ranking: Ranking) -> tuple[Hit, ...]:
         """The ranked passages with their highlights (the fit re-highlights one ranking)."""
-        stems = _stems(self.analyzer.terms(query)) if self.params.highlight_stems else set()
+        p = self.params
+        asked = self.answer_types.asked(query) if p.highlight_answer_type else set()
+        stems = _stems(self.analyzer.terms(query)) if p.highlight_stems else set()
         return tuple(
-            self._hit(row, score, cosines, lexical, query, stems)
+            self._hit(row, score, cosines, lexical, asked, stems)
             for row, score, cosines, lexical in zip(
                 ranking.rows, ranking.scores, ranking.sentence_cosines, ranking.sentence_bm25, strict=True
             )
@@ -214,7 +218,13 @@ class Retriever:
         return bool(self.answer_types.missing(query, self.index.passages[ranking.rows[0]].text))
 
     def _hit(
-        self, row: int, score: float, cosines: np.ndarray, lexical: np.ndarray, query: str, stems: set[str]
+        self,
+        row: int,
+        score: float,
+        cosines: np.ndarray,
+        lexical: np.ndarray,
+        asked: set[AnswerType],
+        stems: set[str],
     ) -> Hit:
         passage = self.index.passages[row]
         texts = passage.sentence_texts()
@@ -223,8 +233,7 @@ class Retriever:
         if p.highlight_previous and len(texts) > 1:  # the first has none in its passage: the mean
             previous = np.r_[float(cosines.mean()), cosines[:-1]]
             scores = scores + p.highlight_previous * previous.astype(np.float32)
-        asked = self.answer_types.asked(query) if p.highlight_answer_type and len(texts) > 1 else set()
-        if asked:
+        if asked and len(texts) > 1:
             typed = [all(self.answer_types.holds(kind, t) for kind in asked) for t in texts]
             scores = scores + p.highlight_answer_type * np.asarray(typed, dtype=np.float32)
         if p.highlight_stems and len(texts) > 1:
@@ -238,10 +247,10 @@ class Retriever:
         chosen = choose_highlight(passage.sentences, texts, scores, p.highlight_neighbour_margin)
         return Hit(passage, self.index.articles[passage.article_id], score, chosen)
 
-    def _sentence_stems(self, sentence_row: int) -> set[str]:
+    def _read_sentence_stems(self, sentence_row: int) -> frozenset[str]:
         weights = self.index.lexical.sentences.weights
         columns = weights.indices[weights.indptr[sentence_row] : weights.indptr[sentence_row + 1]]
-        return _stems(self._sentence_vocab[columns].tolist())
+        return frozenset(_stems(self._sentence_vocab[columns].tolist()))
 
 
 def grade(closeness: float, lacks_answer_type: bool, none_below: float, high_from: float) -> Confidence:
