@@ -403,8 +403,10 @@ def load_index(index_dir: Path) -> LoadedIndex:
                 row = json.loads(line)
                 row["sentences"] = tuple(tuple(span) for span in row["sentences"])
                 passages.append(Passage(**row))
-        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
-        sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
+        # mapped, not read: a large index's vectors stay on disk until searched; plain array
+        # views of the mapping, since np.memmap's subclass hooks run on every indexing
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r").view(np.ndarray)
+        sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r").view(np.ndarray)
         dense = faiss.read_index(str(folder / "dense.faiss"))
         lexical = LexicalIndex.load(folder)
     except Exception as exc:  # any damaged part means the same thing to the caller
