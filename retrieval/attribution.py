@@ -67,9 +67,8 @@ class Mention:
     refers_back: bool  # a pronoun or a bare role: the speaker is someone named earlier
 
 
-@functools.lru_cache(
-    maxsize=4096
-)  # a passage is read for each of its sentences and as the next one's context
+# a passage is read for each of its sentences and as the next ones' context
+@functools.lru_cache(maxsize=4096)
 def mentions(text: str) -> tuple[Mention, ...]:
     """Every attribution cue in the text, in order."""
     found: list[Mention] = []

@@ -9,6 +9,7 @@ Layout of INDEX_DIR:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -183,18 +184,11 @@ def _lexical(corpus: Corpus, analyzer: Analyzer) -> LexicalIndex:
     name them itself (a quote whose speaker was introduced a paragraph earlier)."""
     sentence_terms = [[analyzer.terms(s) for s in p.sentence_texts()] for p in corpus.passages]
     authors = {a.article_id: a.source.author for a in corpus.articles}
-    name_terms: dict[str, list[str]] = {}  # a speaker speaks in many passages: analyse once
+    terms_of_name = functools.cache(analyzer.terms)  # a speaker speaks in many passages
     speaker_terms = []
     for terms, names in zip(sentence_terms, passage_speakers(corpus.passages, authors), strict=True):
-        if not names:
-            speaker_terms.append([])
-            continue
-        own = {t for sentence in terms for t in sentence}
-        for name in names:
-            if name not in name_terms:
-                name_terms[name] = analyzer.terms(name)
-        said = [t for name in names for t in name_terms[name]]
-        speaker_terms.append([t for t in said if t not in own])
+        own = {t for sentence in terms for t in sentence} if names else set()
+        speaker_terms.append([t for name in names for t in terms_of_name(name) if t not in own])
     return LexicalIndex.build(sentence_terms, speaker_terms)
 
 
