@@ -26,6 +26,7 @@ class EvalQuestion:
     query: str
     evidence: tuple[str, ...]
     context: str | None = None
+    source: str = ""  # the eval file's name, for reports over several files
 
     def answered_by(self, text: str) -> bool:
         body = normalise_for_match(text)
@@ -136,6 +137,7 @@ def load_questions(path: Path) -> list[EvalQuestion]:
                 query=row["q"],
                 evidence=evidence,
                 context=row.get("context") or None,
+                source=Path(path).stem,
             )
         )
     return questions

@@ -207,7 +207,12 @@ def _table(held: list[tuple[EvalQuestion, Scored, str]]) -> list[str]:
     for item in held:
         by_kind[item[0].kind].append(item)
     lines = ["| kind | n | R@1 | R@3 | high | low | none |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    by_source: dict[str, list[tuple[EvalQuestion, Scored, str]]] = defaultdict(list)
+    for item in held:
+        by_source[item[0].source].append(item)
     groups = [*sorted(by_kind.items()), ("all answerable", [h for h in held if h[0].evidence])]
+    if len(by_source) > 1:  # each file's own style: its questions of every kind
+        groups += [(f"file {source}", items) for source, items in sorted(by_source.items())]
     for kind, items in groups:
         ranks = [s.rank for q, s, _ in items if q.evidence]
         mix = " | ".join(f"{np.mean([c == want for *_, c in items]):.2f}" for want in ("high", "low", "none"))

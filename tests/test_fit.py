@@ -1,5 +1,7 @@
 """The cross-validated fit: held-out folds reported, choices from the grids, short highlights."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -67,3 +69,14 @@ def test_highlight_fit_keeps_two_sentence_highlights_within_the_limit(retriever,
     assert wide["highlight_neighbour_margin"] == 10.0
     assert narrow["highlight_neighbour_margin"] == 0.0
     assert two_sentence_share(retriever, questions, {**combo, **narrow}) <= 0.2
+
+
+def test_fit_reports_each_files_held_out_rows_when_several_are_pooled(retriever, monkeypatch) -> None:
+    monkeypatch.setattr(fitting, "GRID", {"bm25": (0.4, 1.6)})
+    monkeypatch.setattr(fitting, "HIGHLIGHT_GRID", {"highlight_previous": (0.0,)})
+    questions = questions_from_corpus(retriever)
+    pooled = [dataclasses.replace(q, source="public" if i < 10 else "realistic") for i, q in enumerate(questions)]
+    report = fitting.fit(retriever, pooled).report
+    assert "| file public | 10 |" in report
+    assert "| file realistic | 9 |" in report  # five answerable and the four unanswerable
+    assert "| file " not in fitting.fit(retriever, questions).report
