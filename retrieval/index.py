@@ -142,11 +142,11 @@ def build_index(
     corpus = corpus or load_corpus(seeds_dir)
     digests = {a.article_id: files[a.file_name] for a in corpus.articles}
     phases.done("parse")
-    lexical = _lexical(corpus, analyzer)
+    reusable = _reusable(index_dir, embedder, analyzer)
+    phases.done("read previous")
+    lexical = _lexical(corpus, analyzer, reusable.terms)
     phases.done("lexical")
-    vectors, sentence_vectors, encoded = _encode(
-        corpus.passages, embedder, _previous_vectors(index_dir, embedder)
-    )
+    vectors, sentence_vectors, encoded = _encode(corpus.passages, embedder, reusable.vectors)
     phases.done("encode")
     dense = make_dense_index(vectors)
     phases.done("dense")
@@ -179,10 +179,16 @@ def build_index(
     )
 
 
-def _lexical(corpus: Corpus, analyzer: Analyzer) -> LexicalIndex:
+def _lexical(corpus: Corpus, analyzer: Analyzer, known_terms: dict[str, list[str]]) -> LexicalIndex:
     """BM25 fields; a passage also matches the names of who speaks in it where it does not
-    name them itself (a quote whose speaker was introduced a paragraph earlier)."""
-    sentence_terms = [[analyzer.terms(s) for s in p.sentence_texts()] for p in corpus.passages]
+    name them itself (a quote whose speaker was introduced a paragraph earlier). Sentences
+    in `known_terms` (by text hash) are not analysed again."""
+
+    def terms(sentence: str) -> list[str]:
+        known = known_terms.get(_text_key(sentence))
+        return known if known is not None else analyzer.terms(sentence)
+
+    sentence_terms = [[terms(s) for s in p.sentence_texts()] for p in corpus.passages]
     authors = {a.article_id: a.source.author for a in corpus.articles}
     terms_of_name = functools.cache(analyzer.terms)  # a speaker speaks in many passages
     speaker_terms = []
@@ -218,26 +224,47 @@ def _encode(
     return rows(passage_texts), rows(sentence_texts), len(missing)
 
 
-def _previous_vectors(index_dir: Path, embedder: Embedder) -> dict[str, np.ndarray]:
-    """Text hash -> vector, from the live generation when it was built with this model.
-    Reads only the passages and the vector files, not the FAISS or lexical parts."""
+@dataclass(frozen=True)
+class _Reusable:
+    """What the live generation computed that a new build can take over, by text hash."""
+
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # when built with the same model
+    terms: dict[str, list[str]] = field(default_factory=dict)  # sentences', when analysed alike
+
+
+def _reusable(index_dir: Path, embedder: Embedder, analyzer: Analyzer) -> _Reusable:
+    """Reads the live generation's passages, vectors and sentence terms, not its FAISS or
+    BM25 matrices. Its manifest is read raw: vectors outlive a change of index format."""
     try:
         folder = current_generation(index_dir)
-        if read_manifest(index_dir, folder).model != embedder.name:
-            return {}
-        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
-        sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
+        raw = json.loads((folder / "manifest.json").read_text("utf-8"))
         with open(folder / "passages.jsonl", encoding="utf-8") as rows:
             passages = [json.loads(line) for line in rows]
-    except (IndexMissingError, IndexCorruptError, StaleIndexError, OSError, ValueError):
-        return {}
-    texts = [p["text"] for p in passages]
-    sentences = [p["text"][start:end] for p in passages for start, end in p["sentences"]]
-    if len(texts) != len(vectors) or len(sentences) != len(sentence_vectors):
-        return {}  # a damaged generation: encode everything again
-    cache = {_text_key(t): vectors[i] for i, t in enumerate(texts)}
-    cache.update((_text_key(t), sentence_vectors[i]) for i, t in enumerate(sentences))
-    return {key: np.asarray(vector, dtype=np.float32) for key, vector in cache.items()}
+        texts = [p["text"] for p in passages]
+        sentences = [p["text"][start:end] for p in passages for start, end in p["sentences"]]
+    except (IndexMissingError, IndexCorruptError, OSError, ValueError, KeyError, TypeError):
+        return _Reusable()
+    sentence_keys = [_text_key(t) for t in sentences]
+    vectors: dict[str, np.ndarray] = {}
+    if isinstance(raw, dict) and raw.get("model") == embedder.name:
+        try:
+            passage_vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+            sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
+            if len(texts) == len(passage_vectors) and len(sentences) == len(sentence_vectors):
+                vectors = {_text_key(t): passage_vectors[i] for i, t in enumerate(texts)}
+                vectors.update(zip(sentence_keys, sentence_vectors, strict=True))
+                vectors = {key: np.asarray(vector, dtype=np.float32) for key, vector in vectors.items()}
+        except (OSError, ValueError):
+            vectors = {}  # a damaged generation: encode everything again
+    terms: dict[str, list[str]] = {}
+    if isinstance(raw, dict) and raw.get("shape_fingerprint") == shape_fingerprint(analyzer):
+        try:
+            known = LexicalIndex.read_sentence_terms(folder)
+            if len(known) == len(sentences):
+                terms = dict(zip(sentence_keys, known, strict=True))
+        except (OSError, ValueError, KeyError):
+            terms = {}  # older generations have no counts: analyse everything again
+    return _Reusable(vectors, terms)
 
 
 @dataclass(frozen=True)

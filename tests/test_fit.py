@@ -75,7 +75,9 @@ def test_fit_reports_each_files_held_out_rows_when_several_are_pooled(retriever,
     monkeypatch.setattr(fitting, "GRID", {"bm25": (0.4, 1.6)})
     monkeypatch.setattr(fitting, "HIGHLIGHT_GRID", {"highlight_previous": (0.0,)})
     questions = questions_from_corpus(retriever)
-    pooled = [dataclasses.replace(q, source="public" if i < 10 else "realistic") for i, q in enumerate(questions)]
+    pooled = [
+        dataclasses.replace(q, source="public" if i < 10 else "realistic") for i, q in enumerate(questions)
+    ]
     report = fitting.fit(retriever, pooled).report
     assert "| file public | 10 |" in report
     assert "| file realistic | 9 |" in report  # five answerable and the four unanswerable

@@ -7,7 +7,15 @@ import pytest
 from retrieval.embedder import HashEmbedder
 from retrieval.engine import open_retriever
 from retrieval.errors import IndexCorruptError, IndexMissingError, StaleIndexError
-from retrieval.index import build_index, check_fresh, current_generation, load_index, read_manifest
+from retrieval.index import (
+    LoadedIndex,
+    build_index,
+    check_fresh,
+    current_generation,
+    load_index,
+    read_manifest,
+)
+from retrieval.lexical import LexicalIndex
 from retrieval.search import Retriever
 
 
@@ -116,6 +124,49 @@ def test_reindex_encodes_only_new_texts(seeds, tmp_path, embedder, analyzer) -> 
     assert rebuilt.manifest.encoded == second.encoded + first.encoded
     assert np.allclose(fresh.vectors, load_index(tmp_path / "other").vectors)
     assert np.allclose(fresh.sentence_vectors, load_index(tmp_path / "other").sentence_vectors)
+
+
+def _analysed_sentences(analyzer, monkeypatch, index: LoadedIndex) -> tuple[list[str], set[str]]:
+    """Spy on the analyzer: the texts it is asked for, and the sentences of `index`."""
+    asked: list[str] = []
+    analyse = analyzer.terms
+
+    def spy(text: str) -> list[str]:
+        asked.append(text)
+        return analyse(text)
+
+    monkeypatch.setattr(analyzer, "terms", spy)
+    old = {s for p in index.passages for s in p.sentence_texts()}
+    return asked, old
+
+
+def test_reindex_analyses_only_new_sentences_and_matches_a_full_build(
+    seeds, tmp_path, embedder, analyzer, monkeypatch
+) -> None:
+    build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    asked, old = _analysed_sentences(analyzer, monkeypatch, load_index(tmp_path / "idx"))
+    (seeds / "new.txt").write_text("Первое предложение новой статьи. Второе предложение о Баку.", "utf-8")
+    build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    assert "Второе предложение о Баку." in asked
+    assert not old & set(asked)  # the unchanged articles' sentences were read back
+    monkeypatch.undo()
+    incremental = load_index(tmp_path / "idx").lexical
+    build_index(seeds, tmp_path / "full", embedder, analyzer)
+    full = load_index(tmp_path / "full").lexical
+    for name in LexicalIndex.FIELDS:
+        mine, theirs = getattr(incremental, name), getattr(full, name)
+        assert mine.vocab == theirs.vocab
+        assert (mine.weights != theirs.weights).nnz == 0
+
+
+def test_changed_analysis_rules_analyse_every_sentence_again(
+    seeds, tmp_path, embedder, analyzer, monkeypatch
+) -> None:
+    build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    asked, old = _analysed_sentences(analyzer, monkeypatch, load_index(tmp_path / "idx"))
+    monkeypatch.setattr("retrieval.index.K1", 2.0)  # another shape: the old terms may not fit it
+    build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    assert old <= set(asked)
 
 
 def test_changed_analysis_rules_rebuild(seeds, tmp_path, embedder, analyzer, monkeypatch) -> None:
