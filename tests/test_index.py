@@ -15,7 +15,7 @@ from retrieval.index import (
     load_index,
     read_manifest,
 )
-from retrieval.lexical import LexicalIndex
+from retrieval.lexical import LexicalIndex, count_terms
 from retrieval.search import Retriever
 
 
@@ -198,3 +198,11 @@ def test_changed_attribution_rules_rebuild(seeds, tmp_path, embedder, analyzer, 
     monkeypatch.setattr("retrieval.index.ATTRIBUTION_VERSION", 0)
     with pytest.raises(StaleIndexError):
         check_fresh(read_manifest(tmp_path / "idx"), embedder.name, seeds, analyzer)
+
+
+def test_term_counts_do_not_depend_on_the_order_terms_are_listed_in() -> None:
+    vocab, counts = count_terms([["визит", "баку", "визит"], ["астана"]])
+    same_vocab, same_counts = count_terms([["баку", "визит", "визит"], ["астана"]])
+    assert vocab == same_vocab
+    assert (counts != same_counts).nnz == 0
+    assert counts[0, vocab["визит"]] == 2
