@@ -9,7 +9,7 @@ import time
 
 from bot import conversation, render, texts
 from bot.conversation import Turn
-from bot.questions import PAGES, question_problem
+from bot.questions import before_texts, question_problem, search_and_render
 from retrieval.results import SearchResult
 from retrieval.service import QAService
 
@@ -40,17 +40,17 @@ async def console(service: QAService, top_k: int, max_chars: int, language: str 
             return
         text = " ".join(line.split())
         if text.lower() in MORE and result is not None:
-            reply = render.more(result, len(result.hits) if offset is None else offset, top_k, t)
+            start = len(result.hits) if offset is None else offset
+            before = await before_texts(service, result.hits[start : start + top_k])
+            reply = render.more(result, start, top_k, t, before)
         else:
             problem = question_problem(text, max_chars, t)
             if problem:
                 print(problem + "\n")
                 continue
             followed = conversation.follows(text, last, None, time.time())
-            earlier = followed.as_context() if followed else None
-            result = await service.ask(text, top_k * PAGES, context=earlier)
-            reply = render.answer(result, t, seen=frozenset(followed.shown) if followed else frozenset())
+            result, reply = await search_and_render(service, text, followed, t, top_k)
             seen = conversation.seen_after(followed, [h.passage.passage_id for h in reply.shown])
-            last = Turn(text, earlier, (), time.time(), seen)
+            last = Turn(text, result.context, (), time.time(), seen)
         offset = reply.next_offset
         print("\n\n".join(render.to_plain(m) for m in reply.messages) + "\n", flush=True)

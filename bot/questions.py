@@ -198,12 +198,23 @@ async def _answer(
     )
     last = await conversations.last(asking.chat_id)
     followed = conversation.follows(question, last, replied, time.time())
-    earlier = followed.as_context() if followed else None
-    result = await shared.service.ask(question, shared.settings.top_k * PAGES, context=earlier)
-    before = await before_texts(shared.service, result.hits[: render.LOW_PASSAGES + 3])
-    seen = frozenset(followed.shown) if followed else frozenset()
-    reply = await asyncio.to_thread(render.answer, result, asking.t, before, asking.from_button, seen)
+    result, reply = await search_and_render(
+        shared.service, question, followed, asking.t, shared.settings.top_k, asking.from_button
+    )
     return result, followed, reply
+
+
+async def search_and_render(
+    service: QAService, question: str, followed: Turn | None, t: Texts, top_k: int, asked: bool = False
+) -> tuple[SearchResult, render.Reply]:
+    """The question searched (with the turn it follows up, if any) and its first reply, which
+    names speakers introduced in the paragraphs before a quote (the console's answer too)."""
+    earlier = followed.as_context() if followed else None
+    result = await service.ask(question, top_k * PAGES, context=earlier)
+    before = await before_texts(service, result.hits[: render.LOW_PASSAGES + 3])
+    seen = frozenset(followed.shown) if followed else frozenset()
+    reply = await asyncio.to_thread(render.answer, result, t, before, asked, seen)
+    return result, reply
 
 
 def addressed_text(message: Message, bot_id: int, bot_username: str | None) -> str | None:

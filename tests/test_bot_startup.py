@@ -46,6 +46,16 @@ def test_console_answers_without_telegram(seeds, tmp_path) -> None:
     assert "Ещё по вопросу" in done.stdout  # "ещё" showed the next passages
 
 
+def test_console_names_a_speaker_introduced_in_an_earlier_paragraph(seeds, tmp_path) -> None:
+    env = {"SEEDS_DIR": str(seeds), "INDEX_DIR": str(tmp_path / "idx"), "EMBEDDING_MODEL": "hash-64"}
+    env |= {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "C.UTF-8"}
+    # "Отдельно депутат выделил тему энергетики. По его словам, …": named two paragraphs before
+    done = run_bot(["--console"], env, "депутат выделил тему энергетики экспорт энергоресурсов\n\n")
+    assert done.returncode == 0, done.stderr
+    assert "Отдельно депутат выделил тему энергетики" in done.stdout
+    assert "— Гусейнов" in done.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "locale", "expected"),
     [
