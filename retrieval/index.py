@@ -26,7 +26,7 @@ from retrieval.attribution import ATTRIBUTION_VERSION, passage_speakers
 from retrieval.corpus import ARTICLE_SUFFIX, SOURCES_FILE, Article, Corpus, Passage, Source, load_corpus
 from retrieval.embedder import Embedder
 from retrieval.errors import IndexCorruptError, IndexMissingError, StaleIndexError
-from retrieval.lexical import K1, B, LexicalIndex
+from retrieval.lexical import K1, B, LexicalIndex, TermCounts, passage_sentence_counts
 from retrieval.text import Analyzer
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def build_index(
     phases.done("parse")
     reusable = _reusable(index_dir, embedder, analyzer)
     phases.done("read previous")
-    lexical = _lexical(corpus, analyzer, reusable.terms)
+    lexical = _lexical(corpus, analyzer, reusable)
     phases.done("lexical")
     vectors, sentence_vectors, encoded = _encode(corpus.passages, embedder, reusable.vectors)
     phases.done("encode")
@@ -179,23 +179,33 @@ def build_index(
     )
 
 
-def _lexical(corpus: Corpus, analyzer: Analyzer, known_terms: dict[str, list[str]]) -> LexicalIndex:
+def _lexical(corpus: Corpus, analyzer: Analyzer, reusable: _Reusable) -> LexicalIndex:
     """BM25 fields; a passage also matches the names of who speaks in it where it does not
     name them itself (a quote whose speaker was introduced a paragraph earlier). Sentences
-    in `known_terms` (by text hash) are not analysed again."""
-
-    def terms(sentence: str) -> list[str]:
-        known = known_terms.get(_text_key(sentence))
-        return known if known is not None else analyzer.terms(sentence)
-
-    sentence_terms = [[terms(s) for s in p.sentence_texts()] for p in corpus.passages]
+    the live generation holds are not analysed again: their counts are taken over."""
+    texts = [s for p in corpus.passages for s in p.sentence_texts()]
+    sentence_passage = np.repeat(np.arange(len(corpus.passages)), [len(p.sentences) for p in corpus.passages])
+    known = [reusable.sentence_rows.get(_text_key(text)) for text in texts]
+    reused = np.asarray([row is not None for row in known], dtype=bool)
+    fresh = TermCounts.of(
+        [analyzer.terms(text) for text, row in zip(texts, known, strict=True) if row is None]
+    )
+    parts = [fresh]
+    if reusable.sentence_counts is not None and reused.any():
+        parts.insert(0, reusable.sentence_counts.rows([row for row in known if row is not None]))
+    # the stack holds the reused rows first, then the fresh ones: where each sentence's row is
+    order = np.empty(len(texts), dtype=np.int64)
+    order[reused] = np.arange(int(reused.sum()))
+    order[~reused] = int(reused.sum()) + np.arange(int((~reused).sum()))
+    sentences = TermCounts.combine(parts, order)
+    own = passage_sentence_counts(sentences, sentence_passage, len(corpus.passages))
     authors = {a.article_id: a.source.author for a in corpus.articles}
     terms_of_name = functools.cache(analyzer.terms)  # a speaker speaks in many passages
     speaker_terms = []
-    for terms, names in zip(sentence_terms, passage_speakers(corpus.passages, authors), strict=True):
-        own = {t for sentence in terms for t in sentence} if names else set()
-        speaker_terms.append([t for name in names for t in terms_of_name(name) if t not in own])
-    return LexicalIndex.build(sentence_terms, speaker_terms)
+    for row, names in enumerate(passage_speakers(corpus.passages, authors)):
+        said = own.terms(row) if names else set()
+        speaker_terms.append([t for name in names for t in terms_of_name(name) if t not in said])
+    return LexicalIndex.build(sentences, sentence_passage, TermCounts.of(speaker_terms))
 
 
 def _text_key(text: str) -> str:
@@ -229,7 +239,9 @@ class _Reusable:
     """What the live generation computed that a new build can take over, by text hash."""
 
     vectors: dict[str, np.ndarray] = field(default_factory=dict)  # when built with the same model
-    terms: dict[str, list[str]] = field(default_factory=dict)  # sentences', when analysed alike
+    # sentences' term counts and each sentence's row in them, when analysed alike
+    sentence_counts: TermCounts | None = None
+    sentence_rows: dict[str, int] = field(default_factory=dict)
 
 
 def _reusable(index_dir: Path, embedder: Embedder, analyzer: Analyzer) -> _Reusable:
@@ -256,15 +268,15 @@ def _reusable(index_dir: Path, embedder: Embedder, analyzer: Analyzer) -> _Reusa
                 vectors = {key: np.asarray(vector, dtype=np.float32) for key, vector in vectors.items()}
         except (OSError, ValueError):
             vectors = {}  # a damaged generation: encode everything again
-    terms: dict[str, list[str]] = {}
     if isinstance(raw, dict) and raw.get("shape_fingerprint") == shape_fingerprint(analyzer):
         try:
-            known = LexicalIndex.read_sentence_terms(folder)
-            if len(known) == len(sentences):
-                terms = dict(zip(sentence_keys, known, strict=True))
+            counts = LexicalIndex.read_sentence_counts(folder)
+            if counts.counts.shape[0] == len(sentences):
+                rows = {key: row for row, key in enumerate(sentence_keys)}
+                return _Reusable(vectors, counts, rows)
         except (OSError, ValueError, KeyError):
-            terms = {}  # older generations have no counts: analyse everything again
-    return _Reusable(vectors, terms)
+            pass  # older generations have no counts: analyse everything again
+    return _Reusable(vectors)
 
 
 @dataclass(frozen=True)

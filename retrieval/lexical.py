@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,19 +24,17 @@ class Field:
     weights: sparse.csc_matrix | sparse.csr_matrix  # column-major to score all, row-major to score some
 
     @classmethod
-    def build(cls, docs: list[list[str]], b: float = B) -> Field:
-        return cls.from_counts(*count_terms(docs), b)
-
-    @classmethod
-    def from_counts(cls, vocab: dict[str, int], counts: sparse.csr_matrix, b: float = B) -> Field:
-        """From raw term counts (documents x vocabulary)."""
-        n_docs = max(counts.shape[0], 1)
-        lengths = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
-        avg_len = float(lengths.mean()) if counts.shape[0] else 1.0
-        doc_freq = np.bincount(counts.indices, minlength=len(vocab)).astype(np.float32)
+    def build(cls, counts: TermCounts, b: float = B) -> Field:
+        """From raw term counts."""
+        vocab = {term: i for i, term in enumerate(counts.vocab)}
+        matrix = counts.counts
+        n_docs = max(matrix.shape[0], 1)
+        lengths = np.asarray(matrix.sum(axis=1), dtype=np.float32).ravel()
+        avg_len = float(lengths.mean()) if matrix.shape[0] else 1.0
+        doc_freq = np.bincount(matrix.indices, minlength=len(vocab)).astype(np.float32)
         idf = np.log1p((n_docs - doc_freq + 0.5) / (doc_freq + 0.5)).astype(np.float32)
         norm = K1 * (1 - b + b * lengths / max(avg_len, 1e-9))
-        tf = counts.tocoo()
+        tf = matrix.tocoo()
         data = tf.data * (K1 + 1) / (tf.data + norm[tf.row]) * idf[tf.col]
         weights = sparse.csc_matrix((data.astype(np.float32), (tf.row, tf.col)), shape=tf.shape)
         return cls(vocab, idf, weights)
@@ -74,20 +73,60 @@ class Field:
         return cls({t: i for i, t in enumerate(terms)}, idf, weights)
 
 
-def count_terms(docs: list[list[str]]) -> tuple[dict[str, int], sparse.csr_matrix]:
-    """The vocabulary (in sorted order, so that the same documents give the same matrix
-    however their terms were listed) and each document's term counts."""
-    vocab = {term: i for i, term in enumerate(sorted({t for doc in docs for t in doc}))}
-    rows, cols, counts = [], [], []
-    for row, doc in enumerate(docs):
-        for term, count in Counter(doc).items():
-            rows.append(row)
-            cols.append(vocab[term])
-            counts.append(count)
-    matrix = sparse.csr_matrix(
-        (np.asarray(counts, dtype=np.float32), (rows, cols)), shape=(len(docs), len(vocab))
-    )
-    return vocab, matrix
+@dataclass(frozen=True)
+class TermCounts:
+    """Documents' raw term counts over a sorted vocabulary of the terms they use, so that
+    the same documents give the same matrix however they were put together."""
+
+    vocab: list[str]
+    counts: sparse.csr_matrix  # documents x vocabulary
+
+    @classmethod
+    def of(cls, docs: Sequence[Sequence[str]]) -> TermCounts:
+        vocab = sorted({t for doc in docs for t in doc})
+        column = {term: i for i, term in enumerate(vocab)}
+        rows, cols, counts = [], [], []
+        for row, doc in enumerate(docs):
+            for term, count in Counter(doc).items():
+                rows.append(row)
+                cols.append(column[term])
+                counts.append(count)
+        matrix = sparse.csr_matrix(
+            (np.asarray(counts, dtype=np.float32), (rows, cols)), shape=(len(docs), len(vocab))
+        )
+        return cls(vocab, matrix)
+
+    def rows(self, rows: Sequence[int]) -> TermCounts:
+        """These documents only (the vocabulary is narrowed when they are combined)."""
+        return TermCounts(self.vocab, self.counts[np.asarray(rows, dtype=np.int64)])
+
+    def terms(self, row: int) -> set[str]:
+        start, end = self.counts.indptr[row], self.counts.indptr[row + 1]
+        return {self.vocab[c] for c in self.counts.indices[start:end]}
+
+    @classmethod
+    def combine(cls, parts: Sequence[TermCounts], order: np.ndarray | None = None) -> TermCounts:
+        """The parts' rows stacked (row i of the result is row `order[i]` of the stack), or,
+        with `order` None, the parts (of one shape) added up; on the terms they use."""
+        used = [np.unique(p.counts.indices) for p in parts]
+        vocab = sorted({p.vocab[c] for p, columns in zip(parts, used, strict=True) for c in columns})
+        column = {term: i for i, term in enumerate(vocab)}
+        moved = []
+        for part, columns in zip(parts, used, strict=True):
+            target = np.zeros(len(part.vocab), dtype=np.int64)
+            target[columns] = [column[part.vocab[c]] for c in columns]
+            matrix = part.counts
+            moved.append(
+                sparse.csr_matrix(
+                    (matrix.data, target[matrix.indices], matrix.indptr), shape=(matrix.shape[0], len(vocab))
+                )
+            )
+        if order is None:
+            total = moved[0]
+            for matrix in moved[1:]:
+                total = total + matrix
+            return cls(vocab, total.tocsr())
+        return cls(vocab, sparse.vstack(moved, format="csr")[order])
 
 
 @dataclass
@@ -97,34 +136,28 @@ class LexicalIndex:
     passages: Field
     sentences: Field  # row-major: scored only for a query's candidates
     sentence_passage: np.ndarray  # passage row of each sentence row, non-decreasing
-    # Each sentence's raw term counts in the sentence field's columns, saved so that the next
-    # build reads the terms of unchanged sentences back instead of analysing them again (most
-    # of a large reindex's time); not loaded for search.
-    sentence_counts: sparse.csr_matrix | None = None
+    # Each sentence's raw term counts, saved so that the next build takes those of unchanged
+    # sentences instead of analysing them again (most of a large reindex's time); not loaded
+    # for search.
+    sentence_counts: TermCounts | None = None
 
     FIELDS = ("passages", "sentences")
     COUNTS_FILE = "lexical.sentence_counts.npz"
 
     @classmethod
     def build(
-        cls, sentence_terms: list[list[list[str]]], passage_extra: list[list[str]] | None = None
+        cls, sentences: TermCounts, sentence_passage: np.ndarray, passage_extra: TermCounts
     ) -> LexicalIndex:
-        """From each passage's sentences' terms; a passage's terms are its sentences' terms
-        and its `passage_extra` ones (the names of who speaks in it)."""
-        flat_sentences = [s for sentences in sentence_terms for s in sentences]
-        sentence_passage = np.repeat(np.arange(len(sentence_terms)), [len(s) for s in sentence_terms])
-        extra = passage_extra or [[] for _ in sentence_terms]
-        vocab, counts = count_terms(flat_sentences)
+        """From each sentence's term counts and the passage each belongs to (non-decreasing);
+        a passage's terms are its sentences' terms and its `passage_extra` ones (the names of
+        who speaks in it)."""
+        own = passage_sentence_counts(sentences, sentence_passage, passage_extra.counts.shape[0])
+        passages = TermCounts.combine([own, passage_extra])
         return cls(
-            passages=Field.build(
-                [
-                    [t for s in sentences for t in s] + more
-                    for sentences, more in zip(sentence_terms, extra, strict=True)
-                ]
-            ),
-            sentences=Field.from_counts(vocab, counts).row_major(),
+            passages=Field.build(passages),
+            sentences=Field.build(sentences).row_major(),
             sentence_passage=sentence_passage.astype(np.int32),
-            sentence_counts=counts,
+            sentence_counts=sentences,
         )
 
     def save(self, folder: Path) -> None:
@@ -132,26 +165,30 @@ class LexicalIndex:
             getattr(self, name).save(folder, f"lexical.{name}")
         np.save(folder / "lexical.sentence_passage.npy", self.sentence_passage)
         if self.sentence_counts is not None:
-            sparse.save_npz(folder / self.COUNTS_FILE, self.sentence_counts, compressed=False)
+            sparse.save_npz(folder / self.COUNTS_FILE, self.sentence_counts.counts, compressed=False)
 
     @classmethod
-    def read_sentence_terms(cls, folder: Path) -> list[list[str]]:
-        """Each sentence's terms (a bag: in vocabulary order, each repeated by its count), as
-        a saved build analysed them."""
+    def read_sentence_counts(cls, folder: Path) -> TermCounts:
+        """Each sentence's term counts, as a saved build found them."""
         counts = sparse.load_npz(folder / cls.COUNTS_FILE).tocsr()
-        names = json.loads((folder / "lexical.sentences.vocab.json").read_text("utf-8"))
-        vocab = np.asarray(names, dtype=object)
+        vocab = json.loads((folder / "lexical.sentences.vocab.json").read_text("utf-8"))
         if counts.shape[1] != len(vocab):
             raise ValueError("sentence counts and vocabulary sizes differ")
-        repeats = counts.data.astype(np.int64)
-        # the vocabulary's own string objects, repeated: no copy of a term per occurrence
-        terms = np.repeat(vocab[counts.indices], repeats).tolist()
-        rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
-        per_row = np.bincount(rows, weights=repeats, minlength=counts.shape[0]).astype(np.int64)
-        ends = np.cumsum(per_row)
-        return [terms[end - n : end] for end, n in zip(ends.tolist(), per_row.tolist(), strict=True)]
+        return TermCounts(vocab, counts)
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
         fields = {name: Field.load(folder, f"lexical.{name}") for name in cls.FIELDS}
         return cls(**fields, sentence_passage=np.load(folder / "lexical.sentence_passage.npy"))
+
+
+def passage_sentence_counts(sentences: TermCounts, sentence_passage: np.ndarray, passages: int) -> TermCounts:
+    """Each passage's counts: the sum of its sentences'."""
+    owner = sparse.csr_matrix(
+        (
+            np.ones(len(sentence_passage), dtype=np.float32),
+            (sentence_passage, np.arange(len(sentence_passage))),
+        ),
+        shape=(passages, len(sentence_passage)),
+    )
+    return TermCounts(sentences.vocab, (owner @ sentences.counts).tocsr())

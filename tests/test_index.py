@@ -15,7 +15,7 @@ from retrieval.index import (
     load_index,
     read_manifest,
 )
-from retrieval.lexical import LexicalIndex, count_terms
+from retrieval.lexical import LexicalIndex, TermCounts
 from retrieval.search import Retriever
 
 
@@ -140,23 +140,28 @@ def _analysed_sentences(analyzer, monkeypatch, index: LoadedIndex) -> tuple[list
     return asked, old
 
 
+@pytest.mark.parametrize("added", ["zz-new.txt", "000a-new.txt"])  # sorted last, and among the others
 def test_reindex_analyses_only_new_sentences_and_matches_a_full_build(
-    seeds, tmp_path, embedder, analyzer, monkeypatch
+    seeds, tmp_path, embedder, analyzer, monkeypatch, added
 ) -> None:
     build_index(seeds, tmp_path / "idx", embedder, analyzer)
     asked, old = _analysed_sentences(analyzer, monkeypatch, load_index(tmp_path / "idx"))
-    (seeds / "new.txt").write_text("Первое предложение новой статьи. Второе предложение о Баку.", "utf-8")
+    (seeds / added).write_text("Первое предложение новой статьи. Второе предложение о Бакуграде.", "utf-8")
+    removed = sorted(seeds.glob("0*.txt"))[-1]
+    removed.unlink()  # its terms, unless other articles use them, leave the vocabulary
     build_index(seeds, tmp_path / "idx", embedder, analyzer)
-    assert "Второе предложение о Баку." in asked
+    assert "Второе предложение о Бакуграде." in asked
     assert not old & set(asked)  # the unchanged articles' sentences were read back
     monkeypatch.undo()
     incremental = load_index(tmp_path / "idx").lexical
+    assert "бакуград" in incremental.sentences.vocab
     build_index(seeds, tmp_path / "full", embedder, analyzer)
     full = load_index(tmp_path / "full").lexical
     for name in LexicalIndex.FIELDS:
         mine, theirs = getattr(incremental, name), getattr(full, name)
         assert mine.vocab == theirs.vocab
         assert (mine.weights != theirs.weights).nnz == 0
+    assert np.array_equal(incremental.sentence_passage, full.sentence_passage)
 
 
 def test_changed_analysis_rules_analyse_every_sentence_again(
@@ -201,8 +206,8 @@ def test_changed_attribution_rules_rebuild(seeds, tmp_path, embedder, analyzer, 
 
 
 def test_term_counts_do_not_depend_on_the_order_terms_are_listed_in() -> None:
-    vocab, counts = count_terms([["визит", "баку", "визит"], ["астана"]])
-    same_vocab, same_counts = count_terms([["баку", "визит", "визит"], ["астана"]])
-    assert vocab == same_vocab
-    assert (counts != same_counts).nnz == 0
-    assert counts[0, vocab["визит"]] == 2
+    counts = TermCounts.of([["визит", "баку", "визит"], ["астана"]])
+    same = TermCounts.of([["баку", "визит", "визит"], ["астана"]])
+    assert counts.vocab == same.vocab == ["астана", "баку", "визит"]
+    assert (counts.counts != same.counts).nnz == 0
+    assert counts.counts[0, 2] == 2
