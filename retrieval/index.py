@@ -148,7 +148,7 @@ def build_index(
     phases.done("lexical")
     vectors, sentence_vectors, encoded = _encode(corpus.passages, embedder, reusable.vectors)
     phases.done("encode")
-    dense = make_dense_index(vectors)
+    dense = _dense_index(vectors, [_text_key(p.text) for p in corpus.passages], reusable)
     phases.done("dense")
     manifest = Manifest(
         format_version=FORMAT_VERSION,
@@ -159,7 +159,7 @@ def build_index(
         articles=len(corpus.articles),
         corpus_fingerprint=_fingerprint(files),
         shape_fingerprint=shape_fingerprint(analyzer),
-        dense_index=type(dense).__name__,
+        dense_index=dense_kind(dense),
         built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         build_seconds=phases.total,
         encoded=encoded,
@@ -242,11 +242,14 @@ class _Reusable:
     # sentences' term counts and each sentence's row in them, when analysed alike
     sentence_counts: TermCounts | None = None
     sentence_rows: dict[str, int] = field(default_factory=dict)
+    # its passages' text hashes in row order and its FAISS file, when built with the same model
+    passage_keys: list[str] = field(default_factory=list)
+    dense_file: Path | None = None
 
 
 def _reusable(index_dir: Path, embedder: Embedder, analyzer: Analyzer) -> _Reusable:
-    """Reads the live generation's passages, vectors and sentence terms, not its FAISS or
-    BM25 matrices. Its manifest is read raw: vectors outlive a change of index format."""
+    """Reads the live generation's passages, vectors and sentence counts, not its BM25
+    matrices. Its manifest is read raw: vectors outlive a change of index format."""
     try:
         folder = current_generation(index_dir)
         raw = json.loads((folder / "manifest.json").read_text("utf-8"))
@@ -254,29 +257,35 @@ def _reusable(index_dir: Path, embedder: Embedder, analyzer: Analyzer) -> _Reusa
             passages = [json.loads(line) for line in rows]
         texts = [p["text"] for p in passages]
         sentences = [p["text"][start:end] for p in passages for start, end in p["sentences"]]
+        same_model = raw["model"] == embedder.name
+        same_analysis = raw["shape_fingerprint"] == shape_fingerprint(analyzer)
     except (IndexMissingError, IndexCorruptError, OSError, ValueError, KeyError, TypeError):
         return _Reusable()
+    passage_keys = [_text_key(t) for t in texts]
     sentence_keys = [_text_key(t) for t in sentences]
     vectors: dict[str, np.ndarray] = {}
-    if isinstance(raw, dict) and raw.get("model") == embedder.name:
+    if same_model:
         try:
             passage_vectors = np.load(folder / "vectors.npy", mmap_mode="r")
             sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
             if len(texts) == len(passage_vectors) and len(sentences) == len(sentence_vectors):
-                vectors = {_text_key(t): passage_vectors[i] for i, t in enumerate(texts)}
+                vectors = dict(zip(passage_keys, passage_vectors, strict=True))
                 vectors.update(zip(sentence_keys, sentence_vectors, strict=True))
                 vectors = {key: np.asarray(vector, dtype=np.float32) for key, vector in vectors.items()}
         except (OSError, ValueError):
             vectors = {}  # a damaged generation: encode everything again
-    if isinstance(raw, dict) and raw.get("shape_fingerprint") == shape_fingerprint(analyzer):
+    counts, sentence_rows = None, {}
+    if same_analysis:
         try:
             counts = LexicalIndex.read_sentence_counts(folder)
             if counts.counts.shape[0] == len(sentences):
-                rows = {key: row for row, key in enumerate(sentence_keys)}
-                return _Reusable(vectors, counts, rows)
-        except (OSError, ValueError, KeyError):
-            pass  # older generations have no counts: analyse everything again
-    return _Reusable(vectors)
+                sentence_rows = {key: row for row, key in enumerate(sentence_keys)}
+            else:
+                counts = None
+        except (OSError, ValueError):
+            counts = None  # older generations have no counts: analyse everything again
+    dense_file = folder / "dense.faiss" if vectors else None
+    return _Reusable(vectors, counts, sentence_rows, passage_keys if vectors else [], dense_file)
 
 
 @dataclass(frozen=True)
@@ -308,15 +317,58 @@ def _write_and_switch(index_dir: Path, built: _Built) -> Path:
 
 
 def make_dense_index(vectors: np.ndarray) -> faiss.Index:
+    """Exact search up to EXACT_SEARCH_LIMIT vectors; above, an HNSW graph whose ids are the
+    passage rows, so that the next build can add to it where rows have moved."""
     dimension = vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else 1
     if len(vectors) <= EXACT_SEARCH_LIMIT:
         index = faiss.IndexFlatIP(dimension)
-    else:
-        index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        if len(vectors):
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return index
+    graph = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+    graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    graph.hnsw.efSearch = HNSW_EF_SEARCH
+    index = faiss.IndexIDMap2(graph)
+    index.add_with_ids(
+        np.ascontiguousarray(vectors, dtype=np.float32), np.arange(len(vectors), dtype=np.int64)
+    )
+    return index
+
+
+def dense_kind(index: faiss.Index) -> str:
+    """The search structure's name (the graph's, not its id map's)."""
+    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else index
+    return type(inner).__name__
+
+
+def _dense_index(vectors: np.ndarray, keys: list[str], reusable: _Reusable) -> faiss.Index:
+    """Building a graph takes seconds per 100k vectors. When every passage of the live
+    generation is still there (articles were only added), its graph is read, its ids moved
+    to the passages' new rows, and only the new passages' vectors added."""
+    if len(vectors) <= EXACT_SEARCH_LIMIT or reusable.dense_file is None:
+        return make_dense_index(vectors)
+    rows_of: dict[str, list[int]] = {}
+    for row, key in enumerate(keys):
+        rows_of.setdefault(key, []).append(row)
+    try:
+        moved = np.asarray([rows_of[key].pop(0) for key in reusable.passage_keys], dtype=np.int64)
+    except (KeyError, IndexError):  # a passage is gone or changed: the graph cannot drop it
+        return make_dense_index(vectors)
+    try:
+        index = faiss.read_index(str(reusable.dense_file))
+    except RuntimeError:
+        return make_dense_index(vectors)
+    if not isinstance(index, faiss.IndexIDMap2) or index.ntotal != len(moved) or index.d != vectors.shape[1]:
+        return make_dense_index(vectors)
+    graph = faiss.downcast_index(index.index)
+    if graph.hnsw.efConstruction != HNSW_EF_CONSTRUCTION or graph.hnsw.nb_neighbors(1) != HNSW_NEIGHBOURS:
+        return make_dense_index(vectors)
+    graph.hnsw.efSearch = HNSW_EF_SEARCH
+    faiss.copy_array_to_vector(moved[faiss.vector_to_array(index.id_map)], index.id_map)
+    index.construct_rev_map()
+    new_rows = np.setdiff1d(np.arange(len(vectors)), moved)
+    if len(new_rows):
+        index.add_with_ids(np.ascontiguousarray(vectors[new_rows], dtype=np.float32), new_rows)
     return index
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from retrieval import index as index_module
 from retrieval.embedder import HashEmbedder
 from retrieval.engine import open_retriever
 from retrieval.errors import IndexCorruptError, IndexMissingError, StaleIndexError
@@ -211,3 +212,27 @@ def test_term_counts_do_not_depend_on_the_order_terms_are_listed_in() -> None:
     assert counts.vocab == same.vocab == ["астана", "баку", "визит"]
     assert (counts.counts != same.counts).nnz == 0
     assert counts.counts[0, 2] == 2
+
+
+def test_reindex_adds_new_passages_to_the_live_graph_and_rebuilds_it_when_one_is_gone(
+    seeds, tmp_path, embedder, analyzer, monkeypatch
+) -> None:
+    monkeypatch.setattr("retrieval.index.EXACT_SEARCH_LIMIT", 5)  # the seed corpus gets a graph
+    built = []
+    make = index_module.make_dense_index
+    monkeypatch.setattr(
+        "retrieval.index.make_dense_index", lambda vectors: built.append(len(vectors)) or make(vectors)
+    )
+    first = build_index(seeds, tmp_path / "idx", embedder, analyzer).manifest
+    assert first.dense_index == "IndexHNSWFlat" and built == [first.passages]
+    (seeds / "000a-new.txt").write_text("Новая статья о порте Актау.\n\nВторой абзац о Баку.", "utf-8")
+    second = build_index(seeds, tmp_path / "idx", embedder, analyzer).manifest
+    assert built == [first.passages]  # not built again: two passages added, rows moved
+    index = load_index(tmp_path / "idx")
+    assert index.dense.ntotal == second.passages == first.passages + 2
+    _, found = index.dense.search(np.ascontiguousarray(index.vectors, dtype=np.float32), 1)
+    texts = [p.text for p in index.passages]
+    assert all(texts[row] == texts[i] for i, row in enumerate(found[:, 0]))  # each passage finds itself
+    sorted(seeds.glob("0*.txt"))[-1].unlink()
+    build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    assert len(built) == 2  # a passage is gone: a graph cannot drop it, so a new one is built
