@@ -236,3 +236,15 @@ def test_reindex_adds_new_passages_to_the_live_graph_and_rebuilds_it_when_one_is
     sorted(seeds.glob("0*.txt"))[-1].unlink()
     build_index(seeds, tmp_path / "idx", embedder, analyzer)
     assert len(built) == 2  # a passage is gone: a graph cannot drop it, so a new one is built
+
+
+def test_a_generation_without_sentence_counts_is_analysed_again(
+    seeds, tmp_path, embedder, analyzer, monkeypatch
+) -> None:
+    build_index(seeds, tmp_path / "idx", embedder, analyzer)
+    (current_generation(tmp_path / "idx") / LexicalIndex.COUNTS_FILE).unlink()  # as built by older code
+    asked, old = _analysed_sentences(analyzer, monkeypatch, load_index(tmp_path / "idx"))
+    second = build_index(seeds, tmp_path / "idx", embedder, analyzer).manifest
+    assert old <= set(asked)
+    assert second.encoded == 0  # the vectors are still taken over
+    assert (current_generation(tmp_path / "idx") / LexicalIndex.COUNTS_FILE).is_file()
