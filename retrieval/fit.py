@@ -133,10 +133,16 @@ def _fit_highlight(
     hit = np.full((len(options), len(questions)), np.nan)
     two = np.full((len(options), len(questions)), np.nan)
     ranked = retriever.with_params(**combo)
+    # as `Retriever.search` does, a follow-up's highlight goes by the question alone
+    follow_ups = [i for i, q in enumerate(questions) if q.context]
+    alone = {}
+    if follow_ups:
+        encoded = retriever.embedder.encode_queries([questions[i].query for i in follow_ups])
+        alone = dict(zip(follow_ups, encoded, strict=True))
     tops = {}  # the questions whose top passage answers: only its highlight changes with the option
     for i, (question, vector) in enumerate(zip(questions, vectors, strict=True)):
         if question.evidence:
-            ranking = ranked.rank(question.query, vector, 1, question.context)
+            ranking = ranked.rank(question.query, vector, 1, question.context, alone.get(i))
             if question.answered_by(retriever.index.passages[ranking.rows[0]].text):
                 tops[i] = (question, ranking)
     for o, option in enumerate(options):

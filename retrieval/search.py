@@ -66,7 +66,7 @@ class Ranking:
     rows: list[int]  # passage rows, best first
     scores: list[float]
     best_cosine: float  # the top passage's paragraph or best-sentence cosine with the query
-    sentence_cosines: list[np.ndarray]  # per row, each sentence's cosine
+    sentence_cosines: list[np.ndarray]  # per row, each sentence's cosine with the highlight's vector
     sentence_bm25: list[np.ndarray]  # per row, each sentence's BM25 scaled to its best
 
 
@@ -118,14 +118,23 @@ class Retriever:
         context = context.strip() if context and context.strip() else None
         if not self.index.passages or not query.strip():
             return SearchResult(query, (), "none", context)
-        query_vector = self.embedder.encode_queries([f"{context} {query}" if context else query])[0]
-        return self.search_vector(query, query_vector, k, context)
+        if context:
+            # Ranked by the question read with its context, highlighted by the question alone:
+            # the context's words would bold what answered it, which the user has just read.
+            read_with_context, alone = self.embedder.encode_queries([f"{context} {query}", query])
+            return self.search_vector(query, read_with_context, k, context, alone)
+        return self.search_vector(query, self.embedder.encode_queries([query])[0], k)
 
     def search_vector(
-        self, query: str, query_vector: np.ndarray, k: int, context: str | None = None
+        self,
+        query: str,
+        query_vector: np.ndarray,
+        k: int,
+        context: str | None = None,
+        highlight_vector: np.ndarray | None = None,
     ) -> SearchResult:
-        """`search` with the query already encoded."""
-        ranking = self.rank(query, query_vector, k, context)
+        """`search` with the query already encoded (and, for a follow-up, the question alone)."""
+        ranking = self.rank(query, query_vector, k, context, highlight_vector)
         return SearchResult(query, self.hits(query, ranking), self.confidence(query, ranking), context)
 
     def hits(self, query: str, ranking: Ranking) -> tuple[Hit, ...]:
@@ -140,8 +149,16 @@ class Retriever:
             )
         )
 
-    def rank(self, query: str, query_vector: np.ndarray, k: int, context: str | None = None) -> Ranking:
-        """The k best passage rows by fused score, with what confidence and highlight need."""
+    def rank(
+        self,
+        query: str,
+        query_vector: np.ndarray,
+        k: int,
+        context: str | None = None,
+        highlight_vector: np.ndarray | None = None,
+    ) -> Ranking:
+        """The k best passage rows by fused score, with what confidence and highlight need
+        (the highlight's sentence cosines with `highlight_vector` when given)."""
         p = self.params
         weights = self._term_weights(query, context)
         bm25_all = self.index.lexical.passages.score(weights)
@@ -161,11 +178,14 @@ class Retriever:
         )
         order = np.argsort(-fused, kind="stable")[:k]
         bounds = np.r_[offsets, len(rows)]
+        highlight_cos = sentence_cos
+        if highlight_vector is not None:
+            highlight_cos = np.asarray(self.index.sentence_vectors[rows], dtype=np.float32) @ highlight_vector
         return Ranking(
             rows=[int(candidates[i]) for i in order],
             scores=[float(fused[i]) for i in order],
             best_cosine=float(max(dense[order[0]], best_sentence[order[0]])),
-            sentence_cosines=[sentence_cos[bounds[i] : bounds[i + 1]] for i in order],
+            sentence_cosines=[highlight_cos[bounds[i] : bounds[i + 1]] for i in order],
             sentence_bm25=[_unit(sentence_bm25[bounds[i] : bounds[i + 1]]) for i in order],
         )
 

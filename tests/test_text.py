@@ -121,3 +121,23 @@ def test_the_lead_weight_moves_the_highlight_off_a_paragraphs_first_sentence(see
     single = next(p for p in index.passages if len(p.sentences) == 1)
     lone = plain.with_params(highlight_lead=100.0).search(single.text, 1).hits[0]
     assert lone.highlight == (single.sentences[0],)
+
+
+def test_a_follow_ups_highlight_goes_by_the_question_not_its_context(seeds, tmp_path) -> None:
+    embedder, analyzer = HashEmbedder(), Analyzer()
+    build_index(seeds, tmp_path / "index", embedder, analyzer)
+    index = load_index(tmp_path / "index")
+    plain = Retriever(index, embedder, analyzer).with_params(
+        highlight_bm25=0.0,
+        highlight_stems=0.0,
+        highlight_answer_type=0.0,
+        highlight_previous=0.0,
+        highlight_lead=0.0,
+        highlight_neighbour_margin=0.0,
+    )
+    passage = next(p for p in index.passages if len(p.sentences) >= 2)
+    answered, asked = passage.sentence_texts()[:2]
+    # the earlier question matched the first sentence; the follow-up asks about the second
+    result = plain.search(asked, 3, context=f"{answered} {answered} {answered}")
+    hit = next(h for h in result.hits if h.passage.passage_id == passage.passage_id)
+    assert hit.highlight == (passage.sentences[1],)
