@@ -82,13 +82,24 @@ def test_a_question_in_another_language_is_judged_with_the_language_shift(seeds,
         assert shifted.confidence(query, ranking) == ("none" if in_russian(query) else "low")
 
 
-def test_the_previous_sentence_weight_moves_the_highlight_to_what_follows_the_topic(seeds, tmp_path) -> None:
+def cosine_only_highlights(seeds, tmp_path) -> Retriever:
+    """A retriever over the seed corpus (hash embedder) whose highlight is the sentence
+    cosine alone: every highlight bonus off, so a test turns on the one it is about."""
     embedder, analyzer = HashEmbedder(), Analyzer()
     build_index(seeds, tmp_path / "index", embedder, analyzer)
-    index = load_index(tmp_path / "index")
-    plain = Retriever(index, embedder, analyzer).with_params(
-        highlight_bm25=0.0, highlight_stems=0.0, highlight_answer_type=0.0, highlight_neighbour_margin=0.0
+    return Retriever(load_index(tmp_path / "index"), embedder, analyzer).with_params(
+        highlight_bm25=0.0,
+        highlight_stems=0.0,
+        highlight_answer_type=0.0,
+        highlight_previous=0.0,
+        highlight_lead=0.0,
+        highlight_neighbour_margin=0.0,
     )
+
+
+def test_the_previous_sentence_weight_moves_the_highlight_to_what_follows_the_topic(seeds, tmp_path) -> None:
+    plain = cosine_only_highlights(seeds, tmp_path)
+    index = plain.index
     # a question worded as a passage's first sentence: that sentence is the best one
     passage = next(p for p in index.passages if len(p.sentences) >= 3)
     query = passage.sentence_texts()[0]
@@ -101,16 +112,8 @@ def test_the_previous_sentence_weight_moves_the_highlight_to_what_follows_the_to
 
 
 def test_the_lead_weight_moves_the_highlight_off_a_paragraphs_first_sentence(seeds, tmp_path) -> None:
-    embedder, analyzer = HashEmbedder(), Analyzer()
-    build_index(seeds, tmp_path / "index", embedder, analyzer)
-    index = load_index(tmp_path / "index")
-    plain = Retriever(index, embedder, analyzer).with_params(
-        highlight_bm25=0.0,
-        highlight_stems=0.0,
-        highlight_answer_type=0.0,
-        highlight_previous=0.0,
-        highlight_neighbour_margin=0.0,
-    )
+    plain = cosine_only_highlights(seeds, tmp_path)
+    index = plain.index
     passage = next(p for p in index.passages if len(p.sentences) >= 3)
     query = passage.sentence_texts()[0]
     assert plain.search(query, 1).hits[0].highlight == (passage.sentences[0],)
@@ -124,18 +127,8 @@ def test_the_lead_weight_moves_the_highlight_off_a_paragraphs_first_sentence(see
 
 
 def test_a_follow_ups_highlight_goes_by_the_question_not_its_context(seeds, tmp_path) -> None:
-    embedder, analyzer = HashEmbedder(), Analyzer()
-    build_index(seeds, tmp_path / "index", embedder, analyzer)
-    index = load_index(tmp_path / "index")
-    plain = Retriever(index, embedder, analyzer).with_params(
-        highlight_bm25=0.0,
-        highlight_stems=0.0,
-        highlight_answer_type=0.0,
-        highlight_previous=0.0,
-        highlight_lead=0.0,
-        highlight_neighbour_margin=0.0,
-    )
-    passage = next(p for p in index.passages if len(p.sentences) >= 2)
+    plain = cosine_only_highlights(seeds, tmp_path)
+    passage = next(p for p in plain.index.passages if len(p.sentences) >= 2)
     answered, asked = passage.sentence_texts()[:2]
     # the earlier question matched the first sentence; the follow-up asks about the second
     result = plain.search(asked, 3, context=f"{answered} {answered} {answered}")
