@@ -190,14 +190,15 @@ def _lexical(corpus: Corpus, analyzer: Analyzer, reusable: _Reusable) -> Lexical
     fresh = TermCounts.of(
         [analyzer.terms(text) for text, row in zip(texts, known, strict=True) if row is None]
     )
+    reused_rows = [row for row in known if row is not None]
     parts = [fresh]
-    if reusable.sentence_counts is not None and reused.any():
-        parts.insert(0, reusable.sentence_counts.rows([row for row in known if row is not None]))
+    if reusable.sentence_counts is not None and reused_rows:
+        parts.insert(0, reusable.sentence_counts.rows(reused_rows))
     # the stack holds the reused rows first, then the fresh ones: where each sentence's row is
     order = np.empty(len(texts), dtype=np.int64)
     order[reused] = np.arange(int(reused.sum()))
     order[~reused] = int(reused.sum()) + np.arange(int((~reused).sum()))
-    sentences = TermCounts.combine(parts, order)
+    sentences = TermCounts.stack(parts, order)
     own = passage_sentence_counts(sentences, sentence_passage, len(corpus.passages))
     authors = {a.article_id: a.source.author for a in corpus.articles}
     terms_of_name = functools.cache(analyzer.terms)  # a speaker speaks in many passages

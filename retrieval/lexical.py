@@ -97,7 +97,7 @@ class TermCounts:
         return cls(vocab, matrix)
 
     def rows(self, rows: Sequence[int]) -> TermCounts:
-        """These documents only (the vocabulary is narrowed when they are combined)."""
+        """These documents only (the vocabulary is narrowed when they are stacked)."""
         return TermCounts(self.vocab, self.counts[np.asarray(rows, dtype=np.int64)])
 
     def terms(self, row: int) -> set[str]:
@@ -105,28 +105,36 @@ class TermCounts:
         return {self.vocab[c] for c in self.counts.indices[start:end]}
 
     @classmethod
-    def combine(cls, parts: Sequence[TermCounts], order: np.ndarray | None = None) -> TermCounts:
-        """The parts' rows stacked (row i of the result is row `order[i]` of the stack), or,
-        with `order` None, the parts (of one shape) added up; on the terms they use."""
-        used = [np.unique(p.counts.indices) for p in parts]
-        vocab = sorted({p.vocab[c] for p, columns in zip(parts, used, strict=True) for c in columns})
-        column = {term: i for i, term in enumerate(vocab)}
-        moved = []
-        for part, columns in zip(parts, used, strict=True):
-            target = np.zeros(len(part.vocab), dtype=np.int64)
-            target[columns] = [column[part.vocab[c]] for c in columns]
-            matrix = part.counts
-            moved.append(
-                sparse.csr_matrix(
-                    (matrix.data, target[matrix.indices], matrix.indptr), shape=(matrix.shape[0], len(vocab))
-                )
+    def stack(cls, parts: Sequence[TermCounts], order: np.ndarray) -> TermCounts:
+        """The parts' rows one under another, then reordered: row i of the result is row
+        `order[i]` of the stack."""
+        vocab, matrices = _on_shared_vocabulary(parts)
+        return cls(vocab, sparse.vstack(matrices, format="csr")[order])
+
+    @classmethod
+    def add(cls, parts: Sequence[TermCounts]) -> TermCounts:
+        """The parts' counts (of the same documents) summed."""
+        vocab, matrices = _on_shared_vocabulary(parts)
+        return cls(vocab, sum(matrices[1:], matrices[0]).tocsr())
+
+
+def _on_shared_vocabulary(parts: Sequence[TermCounts]) -> tuple[list[str], list[sparse.csr_matrix]]:
+    """The parts' matrices with their columns moved to one sorted vocabulary of the terms
+    they use (terms no row uses any more are dropped)."""
+    used = [np.unique(p.counts.indices) for p in parts]
+    vocab = sorted({p.vocab[c] for p, columns in zip(parts, used, strict=True) for c in columns})
+    column = {term: i for i, term in enumerate(vocab)}
+    moved = []
+    for part, columns in zip(parts, used, strict=True):
+        target = np.zeros(len(part.vocab), dtype=np.int64)
+        target[columns] = [column[part.vocab[c]] for c in columns]
+        matrix = part.counts
+        moved.append(
+            sparse.csr_matrix(
+                (matrix.data, target[matrix.indices], matrix.indptr), shape=(matrix.shape[0], len(vocab))
             )
-        if order is None:
-            total = moved[0]
-            for matrix in moved[1:]:
-                total = total + matrix
-            return cls(vocab, total.tocsr())
-        return cls(vocab, sparse.vstack(moved, format="csr")[order])
+        )
+    return vocab, moved
 
 
 @dataclass
@@ -152,7 +160,7 @@ class LexicalIndex:
         a passage's terms are its sentences' terms and its `passage_extra` ones (the names of
         who speaks in it)."""
         own = passage_sentence_counts(sentences, sentence_passage, passage_extra.counts.shape[0])
-        passages = TermCounts.combine([own, passage_extra])
+        passages = TermCounts.add([own, passage_extra])
         return cls(
             passages=Field.build(passages),
             sentences=Field.build(sentences).row_major(),

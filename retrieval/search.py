@@ -164,7 +164,9 @@ class Retriever:
         bm25_all = self.index.lexical.passages.score(weights)
         candidates = self._candidates(bm25_all, query_vector)
         rows, offsets = self._sentence_rows(candidates)
-        sentence_cos = np.asarray(self.index.sentence_vectors[rows], dtype=np.float32) @ query_vector
+        sentence_matrix = np.asarray(self.index.sentence_vectors[rows], dtype=np.float32)
+        sentence_cos = sentence_matrix @ query_vector
+        highlight_cos = sentence_cos if highlight_vector is None else sentence_matrix @ highlight_vector
         sentence_bm25 = self.index.lexical.sentences.score_rows(rows, weights)
         dense = np.asarray(self.index.vectors[candidates], dtype=np.float32) @ query_vector
         best_sentence = _max_per_group(sentence_cos, offsets)
@@ -178,9 +180,6 @@ class Retriever:
         )
         order = np.argsort(-fused, kind="stable")[:k]
         bounds = np.r_[offsets, len(rows)]
-        highlight_cos = sentence_cos
-        if highlight_vector is not None:
-            highlight_cos = np.asarray(self.index.sentence_vectors[rows], dtype=np.float32) @ highlight_vector
         return Ranking(
             rows=[int(candidates[i]) for i in order],
             scores=[float(fused[i]) for i in order],
