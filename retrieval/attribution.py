@@ -39,6 +39,13 @@ _ACCORDING = re.compile(
     r"\b[Пп]о\s+(?:(?P<pronoun>его|её|ее|их)\s+(?:словам|мнению)"
     r"|(?P<kind>словам|мнению|оценке)\s+(?P<who>[^,.:;!?«»\"—]{3,80}?))(?=[,.:;!?—]|$)"
 )
+# The speaker's name after a comma, in an apposition headed by a role: "По мнению депутата
+# Милли Меджлиса, члена … рабочей группы Айдына Гусейнова, визит…"
+_APPOSITION = re.compile(
+    r",\s+(?:члена|директора|руководителя|председателя|заместителя|эксперта|аналитика|политолога"
+    r"|депутата|профессора|сотрудника|советника|помощника|министра|посла|ректора|экономиста)"
+    rf"\s[^,.:;!?«»\"—]{{0,160}}?(?<![\w-])(?P<name>{_NAME_WORD}\s+{_NAME_WORD})(?=\s*,)"
+)
 # An introduction: "поделился эксперт …, этномедиатор Рустем Бектрумов."
 _INTRODUCED = re.compile(rf"\b(?:{_ROLE}|этномедиатор|помощник|министр)\b", re.IGNORECASE)
 _CAPITALISED_RUN = re.compile(rf"(?<![\w-]){_NAME_WORD}(?:\s+{_NAME_WORD})+(?![\w-])")
@@ -53,7 +60,7 @@ _NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
 _QUOTE_OPEN = "«“„"
 _QUOTE_CLOSE = "»”"
 # Bump when a change here changes who is found speaking (the index matches their names).
-ATTRIBUTION_VERSION = 1
+ATTRIBUTION_VERSION = 2
 MAX_BACK = 2000  # how far back in the passages before a speaker is looked for
 PASSAGES_BACK = 3  # passages before one where its speaker may be introduced (as the bot reads)
 _ACCORDING_PREFIX = re.compile(r"^по\s+(?:словам|мнению|оценке)\s+")
@@ -84,8 +91,12 @@ def mentions(text: str) -> tuple[Mention, ...]:
             found.append(Mention(match.start(), match.end(), "", True))
             continue
         who = " ".join(match.group("who").split())
+        end = match.end()
+        apposition = _APPOSITION.match(text, end)
+        if apposition:  # named after the apposition: "депутата …, члена … Айдына Гусейнова"
+            who, end = f"{who} {apposition.group('name')}", apposition.end()
         refers_back = bool(_ROLE_ONLY.match(who))
-        found.append(Mention(match.start(), match.end(), f"по {match.group('kind')} {who}", refers_back))
+        found.append(Mention(match.start(), end, f"по {match.group('kind')} {who}", refers_back))
     for match in _INTRODUCED.finditer(text):
         end = _SENTENCE_END.search(text, match.end())
         clause = text[match.end() : end.start() if end else len(text)]
