@@ -9,7 +9,7 @@ from typing import Literal
 
 import pymorphy3
 
-AnswerType = Literal["number", "date", "person", "place"]
+AnswerType = Literal["number", "date", "person", "place", "price"]
 
 # Question words by answer type: Russian (with colloquial spellings), English, Azerbaijani, Kazakh.
 _ASKS: dict[AnswerType, re.Pattern[str]] = {
@@ -27,6 +27,13 @@ _ASKS: dict[AnswerType, re.Pattern[str]] = {
     "place": re.compile(
         r"\b(где|куда|откуда|в каком городе|where|harada|hara|haradan|қайда)\b", re.IGNORECASE
     ),
+    # a cost, price or sum spent: a bare number does not answer it, an amount of money does
+    "price": re.compile(
+        r"\b(стои[тлм]|стоимост|во сколько обо|цен[аыуе]\b|по какой цене|тариф|сколько (денег|средств)"
+        r"|потратил|потратят|затрат|cost|price|spen[dt]|tariff|how much money|qiymət|dəyər|xərc"
+        r"|баға|құны|шығын|қанша тұрады)",
+        re.IGNORECASE,
+    ),
 }
 _MONTHS = "январ|феврал|март|апрел|ма[йя]|июн|июл|август|сентябр|октябр|ноябр|декабр"
 _NUMBER_WORDS = (
@@ -35,6 +42,11 @@ _NUMBER_WORDS = (
 )
 _HAS: dict[AnswerType, re.Pattern[str]] = {
     "number": re.compile(rf"\d|\b({_NUMBER_WORDS})", re.IGNORECASE),
+    "price": re.compile(
+        r"(\d|\b(миллион|миллиард|тысяч|млн|млрд|трлн))[^.!?]{0,30}?(доллар|евро\b|рубл|тенге|манат|USD|EUR)"
+        r"|[$€₸₼]\s?\d",
+        re.IGNORECASE,
+    ),
     "date": re.compile(
         rf"\b(1[89]|20)\d\d\b|\b({_MONTHS})\w*|\bнакануне\b|\b(вчера|сегодня|завтра)\b|\b\d+ (лет|год)",
         re.IGNORECASE,

@@ -193,12 +193,17 @@ def _thresholds(
     """`none` below the closeness (cosine, shifted for other languages) that keeps
     MAX_ANSWERABLE_NONE of the answerable questions above it; `high` from the lowest at
     which at most MAX_UNANSWERABLE_HIGH of the near-topic unanswerable questions (those
-    above the `none` line) would be `high`, after the answer-type rule has had its say."""
+    above the `none` line) that the answer-type rule leaves open would be `high`: the
+    cosine has to separate what the rule cannot, however many the rule already catches."""
     positive = sorted(rows[i].closeness(shift) for i in np.flatnonzero(train & answerable))
     none_below = positive[int(MAX_ANSWERABLE_NONE * len(positive))] - 1e-4 if positive else 0.0
-    near = [rows[i] for i in np.flatnonzero(train & ~answerable) if rows[i].closeness(shift) >= none_below]
+    near = [
+        rows[i]
+        for i in np.flatnonzero(train & ~answerable)
+        if rows[i].closeness(shift) >= none_below and not rows[i].low_by_type
+    ]
     for high_from in sorted({none_below, *(r.closeness(shift) + 1e-4 for r in near)}):
-        high = [r.closeness(shift) >= high_from and not r.low_by_type for r in near]
+        high = [r.closeness(shift) >= high_from for r in near]
         if not near or np.mean(high) <= MAX_UNANSWERABLE_HIGH:
             return none_below, high_from
     return none_below, 1.0

@@ -82,3 +82,18 @@ def test_fit_reports_each_files_held_out_rows_when_several_are_pooled(retriever,
     assert "| file public | 10 |" in report
     assert "| file realistic | 9 |" in report  # five answerable and the four unanswerable
     assert "| file " not in fitting.fit(retriever, questions).report
+
+
+def test_high_threshold_separates_what_the_answer_type_rule_leaves_open() -> None:
+    def row(cosine: float, low_by_type: bool = False) -> fitting.Scored:
+        return fitting.Scored(rank=None, best_cosine=cosine, low_by_type=low_by_type, russian=True)
+
+    answerable = [row(c) for c in (0.80, 0.85, 0.90)]
+    # two near-topic unanswerable questions the rule sends to `low` whatever their cosine,
+    # and two it leaves to the threshold: those decide it, not the share the rule caught
+    unanswerable = [row(0.95, True), row(0.95, True), row(0.84), row(0.88)]
+    rows = answerable + unanswerable
+    is_answerable = np.array([True] * 3 + [False] * 4)
+    none_below, high_from = fitting._thresholds(rows, is_answerable, np.ones(len(rows), bool), 0.0)
+    assert none_below == pytest.approx(0.80 - 1e-4)
+    assert high_from == pytest.approx(0.88 + 1e-4)  # at most 35% of the two open ones at `high`

@@ -47,6 +47,10 @@ def test_lead_in_with_colon_takes_the_quote() -> None:
         ("Кто встретил Алиева?", {"person"}),
         ("Who met Aliyev?", {"person"}),
         ("Где прошла встреча?", {"place"}),
+        ("Сколько стоит прокладка трубы?", {"number", "price"}),
+        ("Во сколько обойдётся строительство порта?", {"number", "price"}),
+        ("What will the new terminal cost?", {"price"}),
+        ("Terminalın qiyməti nədir?", {"price"}),
         ("Что такое Средний коридор?", set()),
     ],
 )
@@ -61,3 +65,7 @@ def test_missing_answer_type(types: AnswerTypes) -> None:
     assert not types.missing("Когда прибыл?", "Он прибыл 20 октября.")
     assert not types.missing("Кто встретил?", "В аэропорту его встретил Касым-Жомарт Токаев.")
     assert types.missing("Кто встретил?", "Встреча прошла в тёплой атмосфере.") == {"person"}
+    # a price wants an amount of money, not any number
+    assert types.missing("Сколько стоит кабель?", "Кабель длиной 380 км соединит порты.") == {"price"}
+    assert not types.missing("Сколько стоит проект?", "Проект обойдётся в 50 миллионов долларов.")
+    assert not types.missing("What does the fund cost?", "Фонд объёмом $300 млн.")
