@@ -7,9 +7,9 @@ import os
 import sys
 import time
 
-from bot import conversation, render, texts
+from bot import conversation, render, smalltalk, texts
 from bot.conversation import Turn
-from bot.questions import before_texts, question_problem, search_and_render
+from bot.questions import before_texts, question_problem, search_and_render, smalltalk_reply
 from retrieval.results import SearchResult
 from retrieval.service import QAService
 
@@ -28,7 +28,8 @@ def terminal_language() -> str | None:
 async def console(service: QAService, top_k: int, max_chars: int, language: str | None = None) -> None:
     t = texts.for_language(language or terminal_language())
     print(render.to_plain(t.start.format(outlets=render.outlets(service.articles()))))
-    print("\n" + t.console_examples.format(examples=" | ".join(t.examples)))
+    examples = t.console_examples.format(examples=" | ".join(t.examples))
+    print("\n" + examples)
     print(t.console_prompt + "\n")
     result: SearchResult | None = None
     last: Turn | None = None
@@ -43,6 +44,13 @@ async def console(service: QAService, top_k: int, max_chars: int, language: str 
             start = len(result.hits) if offset is None else offset
             before = await before_texts(service, result.hits[start : start + top_k])
             reply = render.more(result, start, top_k, t, before)
+        elif kind := smalltalk.classify(text):  # as in Telegram: no search for "привет"
+            print(
+                render.to_plain(smalltalk_reply(kind, t))
+                + ("" if kind == "thanks" else "\n" + examples)
+                + "\n"
+            )
+            continue
         else:
             problem = question_problem(text, max_chars, t)
             if problem:

@@ -34,6 +34,8 @@ _POINTING_BACK_WORDS = """
     ол оны оның олар бұл осы сол онда
 """
 _POINTING_BACK = frozenset(_POINTING_BACK_WORDS.split())
+# "кто такой Гусейнов?", "что такое ОТГ?" ask what a name means: they point at nothing said before.
+_DEFINING = frozenset(["такой", "такая", "такие", "такое"])
 # Openers of a follow-up ("а когда…", "and how much…").
 _OPENERS = frozenset(["а", "и", "ещё", "еще", "тоже", "and", "also", "bəs", "ал"])
 # A question of question words only ("а сколько?", "когда именно?") asks about the last topic.
@@ -133,7 +135,11 @@ def reads_as_follow_up(question: str) -> bool:
     words = [w.lower() for w in _WORD.findall(question)]
     if not words or len(words) > MAX_FOLLOW_UP_WORDS:
         return False
-    if words[0] in _OPENERS or any(w in _POINTING_BACK for w in words):
+    pointing = (
+        w in _POINTING_BACK and not (w in _DEFINING and i and words[i - 1] in ("кто", "что"))
+        for i, w in enumerate(words)
+    )
+    if words[0] in _OPENERS or any(pointing):
         return True
     return len(words) <= MAX_BARE_WORDS and all(w in _QUESTION_WORDS for w in words)
 

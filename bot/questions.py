@@ -316,9 +316,15 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if kind is None:
         await ask(context, asking_for(update, context, text))
         return
-    reply = {"greeting": t.greeting_reply, "thanks": t.thanks_reply, "abilities": t.abilities_reply}[kind]
     markup = None if kind == "thanks" else examples_keyboard(t.examples)
-    await message.reply_text(reply, parse_mode=ParseMode.HTML, reply_markup=markup, do_quote=True)
+    await message.reply_text(
+        smalltalk_reply(kind, t), parse_mode=ParseMode.HTML, reply_markup=markup, do_quote=True
+    )
+
+
+def smalltalk_reply(kind: smalltalk.Kind, t: texts.Texts) -> str:
+    """The answer to a greeting, thanks or "what can you do?" (the examples follow but for thanks)."""
+    return {"greeting": t.greeting_reply, "thanks": t.thanks_reply, "abilities": t.abilities_reply}[kind]
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -56,6 +56,17 @@ def test_console_names_a_speaker_introduced_in_an_earlier_paragraph(seeds, tmp_p
     assert "— Гусейнов" in done.stdout
 
 
+def test_console_answers_small_talk_as_telegram_does(seeds, tmp_path) -> None:
+    env = {"SEEDS_DIR": str(seeds), "INDEX_DIR": str(tmp_path / "idx"), "EMBEDDING_MODEL": "hash-64"}
+    env |= {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "C.UTF-8"}
+    done = run_bot(["--console"], env, "Привет!\nспасибо\n\n")
+    assert done.returncode == 0, done.stderr
+    t = texts.for_language("ru")
+    assert re.sub("<[^>]+>", "", t.thanks_reply) in done.stdout
+    assert "Источник:" not in done.stdout  # no search for a greeting or thanks
+    assert done.stdout.count("Примеры:") == 2  # the start, and after the greeting
+
+
 @pytest.mark.parametrize(
     ("args", "locale", "expected"),
     [

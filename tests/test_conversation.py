@@ -25,6 +25,7 @@ def context_for(question: str, last: Turn | None, replied: Turn | None, now: flo
         "когда?",
         "and how much is it?",
         "а Токаев в Азербайджан сколько раз за это время?",
+        "а такой проект раньше был?",
     ],
 )
 def test_short_or_anaphoric_questions_are_follow_ups(question: str) -> None:
@@ -33,7 +34,14 @@ def test_short_or_anaphoric_questions_are_follow_ups(question: str) -> None:
 
 @pytest.mark.parametrize(
     "question",
-    ["Средний коридор", "SOCAR КазМунайГаз", CABLE, "Сколько соглашений подписали стороны в ходе визита?"],
+    [
+        "Средний коридор",
+        "SOCAR КазМунайГаз",
+        CABLE,
+        "Сколько соглашений подписали стороны в ходе визита?",
+        "кто такой Гусейнов",
+        "Что такое ОТГ?",
+    ],
 )
 def test_self_contained_questions_start_afresh(question: str) -> None:
     assert not reads_as_follow_up(question)
