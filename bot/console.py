@@ -61,4 +61,5 @@ async def console(service: QAService, top_k: int, max_chars: int, language: str 
             seen = conversation.seen_after(followed, [h.passage.passage_id for h in reply.shown])
             last = Turn(text, result.context, (), time.time(), seen)
         offset = reply.next_offset
-        print("\n\n".join(render.to_plain(m) for m in reply.messages) + "\n", flush=True)
+        buttons = "".join(f"\n  [{topic}]" for topic in reply.suggestions)  # Telegram shows them as buttons
+        print("\n\n".join(render.to_plain(m) for m in reply.messages) + buttons + "\n", flush=True)
