@@ -23,6 +23,9 @@ MAX_CONTEXT_CHARS = 400  # a chain of follow-ups keeps only the latest words of 
 MAX_SEEN = 12  # passages a thread of follow-ups remembers having quoted
 MAX_FOLLOW_UP_WORDS = 12  # a longer question brings its own context
 MAX_BARE_WORDS = 4  # "а сколько?", "когда именно?": question words only
+# "а с Турцией?" leans on the last question by its opener alone; a longer one that points at
+# nothing said before ("а по нефти в 2024 что решили?") opens a topic of its own.
+MAX_OPENER_WORDS = 5
 
 _WORD = re.compile(r"[\w-]+")
 # Words that point back to something said before, in the four languages.
@@ -139,7 +142,7 @@ def reads_as_follow_up(question: str) -> bool:
         w in _POINTING_BACK and not (w in _DEFINING and i and words[i - 1] in ("кто", "что"))
         for i, w in enumerate(words)
     )
-    if words[0] in _OPENERS or any(pointing):
+    if any(pointing) or (words[0] in _OPENERS and len(words) <= MAX_OPENER_WORDS):
         return True
     return len(words) <= MAX_BARE_WORDS and all(w in _QUESTION_WORDS for w in words)
 

@@ -26,6 +26,7 @@ def context_for(question: str, last: Turn | None, replied: Turn | None, now: flo
         "and how much is it?",
         "а Токаев в Азербайджан сколько раз за это время?",
         "а такой проект раньше был?",
+        "а с Турцией?",
     ],
 )
 def test_short_or_anaphoric_questions_are_follow_ups(question: str) -> None:
@@ -41,6 +42,7 @@ def test_short_or_anaphoric_questions_are_follow_ups(question: str) -> None:
         "Сколько соглашений подписали стороны в ходе визита?",
         "кто такой Гусейнов",
         "Что такое ОТГ?",
+        "а по нефти в 2024 году что решили стороны?",
     ],
 )
 def test_self_contained_questions_start_afresh(question: str) -> None:
