@@ -29,9 +29,10 @@ _ASKS: dict[AnswerType, re.Pattern[str]] = {
     ),
     # a cost, price or sum spent: a bare number does not answer it, an amount of money does
     "price": re.compile(
-        r"\b(стои[тлм]|стоимост|во сколько обо|цен[аыуе]\b|по какой цене|тариф|сколько (денег|средств)"
-        r"|потратил|потратят|затрат|cost|price|spen[dt]|tariff|how much money|qiymət|dəyər|xərc"
-        r"|баға|құны|шығын|қанша тұрады)",
+        # "стоит" alone also means "is worth doing", "dəyər" "value", "бағыт" is a direction
+        r"\b(сколько\s+(\w+\s+)?стои[тл]|стоимост|во сколько обо|цен[аыуе]\b|по какой цене|тариф"
+        r"|сколько (денег|средств)|потратил|потратят|затрат|cost(s|ed)?\b|price|spen[dt]\b|tariff"
+        r"|how much money|qiymət|dəyəri\b|xərc|бағасы|баға\b|құны\b|шығын|қанша тұрады)",
         re.IGNORECASE,
     ),
 }

@@ -51,6 +51,10 @@ def test_lead_in_with_colon_takes_the_quote() -> None:
         ("Во сколько обойдётся строительство порта?", {"number", "price"}),
         ("What will the new terminal cost?", {"price"}),
         ("Terminalın qiyməti nədir?", {"price"}),
+        ("Кабель сколько будет стоить?", {"number", "price"}),
+        ("Что стоит знать о визите?", set()),  # "worth", not a price
+        ("Ақтау-Джейхан бағыты туралы не айтылды?", set()),  # a direction, not a price
+        ("Tokayev vizitin nəticələrini necə dəyərləndirdi?", set()),  # "assessed"
         ("Что такое Средний коридор?", set()),
     ],
 )
