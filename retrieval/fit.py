@@ -19,7 +19,7 @@ import numpy as np
 
 from retrieval.evaluate import EvalQuestion
 from retrieval.search import Retriever, grade
-from retrieval.text import in_russian
+from retrieval.text import Language, question_language
 
 GRID = {
     "sentence": (0.0, 0.5, 1.0),
@@ -44,6 +44,13 @@ FOLDS = 5
 # its `high` threshold at most MAX_UNANSWERABLE_HIGH of its unanswerable ones at `high`.
 MAX_ANSWERABLE_NONE = 0.0
 MAX_UNANSWERABLE_HIGH = 0.35
+# A language's own shift needs this many answerable questions in it; fewer get the shift of
+# all languages other than Russian together.
+MIN_LANGUAGE_QUESTIONS = 5
+LANGUAGES: tuple[Language, ...] = ("en", "az", "kk")
+
+
+Shifts = dict[str, float]  # language -> what is added to its questions' cosines
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,10 +58,10 @@ class Scored:
     rank: int | None  # of the first answering passage in the top 10
     best_cosine: float
     low_by_type: bool  # the top passage lacks the asked-for answer type
-    russian: bool  # the question is in Russian (others get `other_language_shift`)
+    language: Language  # others than Russian get their `shift_<language>`
 
-    def closeness(self, shift: float) -> float:
-        return self.best_cosine + (0.0 if self.russian else shift)
+    def closeness(self, shifts: Shifts) -> float:
+        return self.best_cosine + shifts.get(self.language, 0.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,11 +86,11 @@ def fit(retriever: Retriever, questions: Sequence[EvalQuestion], seed: int = 0) 
             range(len(combos)), key=lambda c: _objective([scored[c][i] for i in np.flatnonzero(train)])
         )
         rows = scored[best]
-        shift = _language_shift(rows, answerable & (folds != fold))
+        shift = _language_shifts(rows, answerable & (folds != fold))
         none_below, high_from = _thresholds(rows, answerable, folds != fold, shift)
         lines.append(
-            f"fold {fold}: {combos[best]} none_below {none_below:.3f} high_from {high_from:.3f}"
-            f" other_language_shift {shift:.3f}"
+            f"fold {fold}: {combos[best]} none_below {none_below:.3f} high_from {high_from:.3f} shifts "
+            + " ".join(f"{lang} {shift[lang]:.3f}" for lang in LANGUAGES)
         )
         for i in np.flatnonzero(folds == fold):
             held.append((questions[i], rows[i], _confidence(rows[i], none_below, high_from, shift)))
@@ -91,7 +98,7 @@ def fit(retriever: Retriever, questions: Sequence[EvalQuestion], seed: int = 0) 
     best = max(
         range(len(combos)), key=lambda c: _objective([scored[c][i] for i in np.flatnonzero(answerable)])
     )
-    shift = _language_shift(scored[best], answerable)
+    shift = _language_shifts(scored[best], answerable)
     none_below, high_from = _thresholds(scored[best], answerable, np.ones(len(questions), bool), shift)
     highlight, highlight_lines = _fit_highlight(retriever, combos[best], questions, vectors, folds)
     lines += ["", *highlight_lines]
@@ -99,7 +106,7 @@ def fit(retriever: Retriever, questions: Sequence[EvalQuestion], seed: int = 0) 
         **combos[best],
         "none_below": round(none_below, 4),
         "high_from": round(high_from, 4),
-        "other_language_shift": round(shift, 4),
+        **{f"shift_{lang}": round(shift[lang], 4) for lang in LANGUAGES},
         **highlight,
     }
     lines += ["", f"chosen on all questions: {calibration}"]
@@ -117,7 +124,7 @@ def _score(retriever: Retriever, combo: dict, question: EvalQuestion, vector: np
     texts = [retriever.index.passages[row].text for row in ranking.rows]
     rank = next((i for i, text in enumerate(texts, 1) if question.answered_by(text)), None)
     lacks_type = variant.lacks_answer_type(question.query, ranking)
-    return Scored(rank, ranking.best_cosine, lacks_type, in_russian(question.query))
+    return Scored(rank, ranking.best_cosine, lacks_type, question_language(question.query))
 
 
 def _fit_highlight(
@@ -176,19 +183,30 @@ def _objective(rows: list[Scored]) -> tuple[float, float]:
     return mrr, float(np.mean([r.rank == 1 for r in rows]))
 
 
-def _language_shift(rows: list[Scored], answerable: np.ndarray) -> float:
-    """How much lower the answerable questions not in Russian score than the Russian ones:
-    the difference of the two groups' median cosines (a median, since the first group is
-    small), never negative."""
-    russian = [rows[i].best_cosine for i in np.flatnonzero(answerable) if rows[i].russian]
-    other = [rows[i].best_cosine for i in np.flatnonzero(answerable) if not rows[i].russian]
-    if not russian or not other:
-        return 0.0
-    return max(0.0, float(np.median(russian) - np.median(other)))
+def _language_shifts(rows: list[Scored], answerable: np.ndarray) -> Shifts:
+    """How much lower each language's answerable questions score than the Russian ones: the
+    difference of the groups' median cosines (a median, since the groups are small), never
+    negative; a language with fewer than MIN_LANGUAGE_QUESTIONS gets that of all the
+    languages other than Russian together."""
+    cosines: dict[str, list[float]] = defaultdict(list)
+    for i in np.flatnonzero(answerable):
+        cosines[rows[i].language].append(rows[i].best_cosine)
+    russian = cosines.pop("ru", [])
+    if not russian or not cosines:
+        return dict.fromkeys(LANGUAGES, 0.0)
+
+    def gap(values: list[float]) -> float:
+        return max(0.0, float(np.median(russian) - np.median(values)))
+
+    pooled = gap([c for values in cosines.values() for c in values])
+    return {
+        lang: gap(cosines[lang]) if len(cosines[lang]) >= MIN_LANGUAGE_QUESTIONS else pooled
+        for lang in LANGUAGES
+    }
 
 
 def _thresholds(
-    rows: list[Scored], answerable: np.ndarray, train: np.ndarray, shift: float
+    rows: list[Scored], answerable: np.ndarray, train: np.ndarray, shift: Shifts
 ) -> tuple[float, float]:
     """`none` below the closeness (cosine, shifted for other languages) that keeps
     MAX_ANSWERABLE_NONE of the answerable questions above it; `high` from the lowest at
@@ -209,7 +227,7 @@ def _thresholds(
     return none_below, 1.0
 
 
-def _confidence(row: Scored, none_below: float, high_from: float, shift: float) -> str:
+def _confidence(row: Scored, none_below: float, high_from: float, shift: Shifts) -> str:
     return grade(row.closeness(shift), row.low_by_type, none_below, high_from)
 
 

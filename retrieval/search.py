@@ -15,7 +15,7 @@ from retrieval.embedder import Embedder
 from retrieval.highlight import choose_highlight
 from retrieval.index import LoadedIndex
 from retrieval.results import Confidence, Hit, SearchResult
-from retrieval.text import Analyzer, has_latin, in_russian, latin_to_cyrillic
+from retrieval.text import Analyzer, Language, has_latin, latin_to_cyrillic, question_language
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,11 @@ class FusionParams:
     none_below: float = 0.808
     high_from: float = 0.856
     # Added to that cosine for a question not in Russian: the passages are Russian, and an
-    # English, Azerbaijani or Kazakh question is as close to its answer at a lower cosine.
-    other_language_shift: float = 0.0
+    # English, Azerbaijani or Kazakh question is as close to its answer at a lower cosine,
+    # lower by how far the language is from Russian for the model.
+    shift_en: float = 0.0
+    shift_az: float = 0.0
+    shift_kk: float = 0.0
     # Highlight: sentence cosine plus these bonuses.
     highlight_bm25: float = 0.02
     highlight_stems: float = 0.02  # share of the question's word stems in the sentence
@@ -54,8 +57,15 @@ class FusionParams:
 
     @classmethod
     def calibrated(cls, values: dict[str, float]) -> FusionParams:
+        values = dict(values)
+        if "other_language_shift" in values:  # a calibration from before the shifts per language
+            pooled = values.pop("other_language_shift")
+            values = {f"shift_{lang}": pooled for lang in ("en", "az", "kk")} | values
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: float(v) for k, v in values.items() if k in known})
+
+    def language_shift(self, language: Language) -> float:
+        return 0.0 if language == "ru" else getattr(self, f"shift_{language}")
 
 
 CANDIDATES = 100
@@ -230,7 +240,7 @@ class Retriever:
         """`none` when even the best passage is far from the question; `low` when it is only
         near, or lacks the kind of answer asked for (a number, date, person, place)."""
         p = self.params
-        closeness = ranking.best_cosine + (0.0 if in_russian(query) else p.other_language_shift)
+        closeness = ranking.best_cosine + p.language_shift(question_language(query))
         return grade(closeness, self.lacks_answer_type(query, ranking), p.none_below, p.high_from)
 
     def lacks_answer_type(self, query: str, ranking: Ranking) -> bool:

@@ -6,6 +6,7 @@ import hashlib
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Literal
 
 import pymorphy3
 from razdel import sentenize
@@ -158,8 +159,22 @@ _LETTER = re.compile(r"[^\W\d_]")
 _KAZAKH = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 
 
+_AZERBAIJANI = frozenset("əığçşöüƏİĞÇŞÖÜ")
+Language = Literal["ru", "en", "az", "kk"]
+
+
+def question_language(text: str) -> Language:
+    """The language of a question by its letters: Kazakh when it has letters only Kazakh has,
+    Russian when mostly Cyrillic, Azerbaijani when its Latin letters include Azerbaijani
+    ones, else English (the four languages the bot is asked in)."""
+    letters = _LETTER.findall(text)
+    if any(ch in _KAZAKH for ch in letters):
+        return "kk"
+    if sum(1 for ch in letters if _CYRILLIC.match(ch)) * 2 > len(letters):
+        return "ru"
+    return "az" if any(ch in _AZERBAIJANI for ch in letters) else "en"
+
+
 def in_russian(text: str) -> bool:
     """Written in Russian: mostly Cyrillic letters, and none of those only Kazakh has."""
-    letters = _LETTER.findall(text)
-    cyrillic = sum(1 for ch in letters if _CYRILLIC.match(ch))
-    return cyrillic * 2 > len(letters) and not any(ch in _KAZAKH for ch in letters)
+    return question_language(text) == "ru"

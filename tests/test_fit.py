@@ -86,7 +86,7 @@ def test_fit_reports_each_files_held_out_rows_when_several_are_pooled(retriever,
 
 def test_high_threshold_separates_what_the_answer_type_rule_leaves_open() -> None:
     def row(cosine: float, low_by_type: bool = False) -> fitting.Scored:
-        return fitting.Scored(rank=None, best_cosine=cosine, low_by_type=low_by_type, russian=True)
+        return fitting.Scored(rank=None, best_cosine=cosine, low_by_type=low_by_type, language="ru")
 
     answerable = [row(c) for c in (0.80, 0.85, 0.90)]
     # two near-topic unanswerable questions the rule sends to `low` whatever their cosine,
@@ -94,6 +94,17 @@ def test_high_threshold_separates_what_the_answer_type_rule_leaves_open() -> Non
     unanswerable = [row(0.95, True), row(0.95, True), row(0.84), row(0.88)]
     rows = answerable + unanswerable
     is_answerable = np.array([True] * 3 + [False] * 4)
-    none_below, high_from = fitting._thresholds(rows, is_answerable, np.ones(len(rows), bool), 0.0)
+    none_below, high_from = fitting._thresholds(rows, is_answerable, np.ones(len(rows), bool), {})
     assert none_below == pytest.approx(0.80 - 1e-4)
     assert high_from == pytest.approx(0.88 + 1e-4)  # at most 35% of the two open ones at `high`
+
+
+def test_a_language_with_enough_questions_gets_its_own_shift() -> None:
+    def rows(language: str, *cosines: float) -> list[fitting.Scored]:
+        return [fitting.Scored(1, c, False, language) for c in cosines]
+
+    scored = rows("ru", 0.88, 0.90, 0.92) + rows("en", 0.82, 0.84, 0.85, 0.86, 0.87) + rows("kk", 0.89, 0.91)
+    shifts = fitting._language_shifts(scored, np.ones(len(scored), bool))
+    assert shifts["en"] == pytest.approx(0.90 - 0.85)  # five English questions: their own
+    # two Kazakh ones and no Azerbaijani: the shift of all seven non-Russian ones
+    assert shifts["kk"] == shifts["az"] == pytest.approx(0.90 - 0.86)

@@ -2,8 +2,15 @@ import pytest
 
 from retrieval.embedder import HashEmbedder
 from retrieval.index import build_index, load_index
-from retrieval.search import Retriever
-from retrieval.text import Analyzer, in_russian, latin_to_cyrillic, normalise_for_match, sentence_spans
+from retrieval.search import FusionParams, Retriever
+from retrieval.text import (
+    Analyzer,
+    in_russian,
+    latin_to_cyrillic,
+    normalise_for_match,
+    question_language,
+    sentence_spans,
+)
 
 
 def test_surnames_in_any_case_share_one_term(analyzer) -> None:
@@ -56,30 +63,41 @@ def test_sentence_spans_cover_lines_and_sentences() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "russian"),
+    ("text", "language"),
     [
-        ("Кто встретил Алиева в аэропорту?", True),
-        ("SOCAR КазМунайГаз", True),  # a Latin name in a Russian question
-        ("Who met Aliyev at the airport?", False),
-        ("Qazaxıstan Füzulidə nə tikib?", False),
-        ("Тоқаев түркі халықтары туралы не деді?", False),  # Kazakh letters
-        ("2025", False),  # no letters at all
+        ("Кто встретил Алиева в аэропорту?", "ru"),
+        ("SOCAR КазМунайГаз", "ru"),  # a Latin name in a Russian question
+        ("Who met Aliyev at the airport?", "en"),
+        ("Qazaxıstan Füzulidə nə tikib?", "az"),
+        ("Тоқаев түркі халықтары туралы не деді?", "kk"),  # Kazakh letters
+        ("2025", "en"),  # no letters at all: not Russian
     ],
 )
-def test_russian_is_told_from_english_azerbaijani_and_kazakh(text: str, russian: bool) -> None:
-    assert in_russian(text) is russian
+def test_russian_is_told_from_english_azerbaijani_and_kazakh(text: str, language: str) -> None:
+    assert question_language(text) == language
+    assert in_russian(text) is (language == "ru")
 
 
-def test_a_question_in_another_language_is_judged_with_the_language_shift(seeds, tmp_path) -> None:
+def test_a_question_in_another_language_is_judged_with_its_languages_shift(seeds, tmp_path) -> None:
     embedder, analyzer = HashEmbedder(), Analyzer()
     build_index(seeds, tmp_path / "index", embedder, analyzer)
     retriever = Retriever(load_index(tmp_path / "index"), embedder, analyzer)
-    for query in ("Which ports will the cable connect?", "Какие порты соединит кабель?"):
+    questions = {
+        "Which ports will the cable connect?": "low",  # English: lifted by its shift
+        "Kabel hansı limanları birləşdirəcək?": "none",  # Azerbaijani: its shift is 0 here
+        "Какие порты соединит кабель?": "none",
+    }
+    for query, expected in questions.items():
         ranking = retriever.rank(query, embedder.encode_queries([query])[0], 3)
         at = ranking.best_cosine
-        # a `none` line just above the cosine: lifted over it only when not in Russian
-        shifted = retriever.with_params(none_below=at + 0.01, high_from=at + 0.5, other_language_shift=0.02)
-        assert shifted.confidence(query, ranking) == ("none" if in_russian(query) else "low")
+        # a `none` line just above the cosine
+        shifted = retriever.with_params(none_below=at + 0.01, high_from=at + 0.5, shift_en=0.02, shift_az=0.0)
+        assert shifted.confidence(query, ranking) == expected
+
+
+def test_a_calibration_with_one_shift_for_all_languages_still_loads() -> None:
+    params = FusionParams.calibrated({"other_language_shift": 0.03, "shift_kk": 0.05})
+    assert (params.shift_en, params.shift_az, params.shift_kk) == (0.03, 0.03, 0.05)
 
 
 def cosine_only_highlights(seeds, tmp_path) -> Retriever:
