@@ -109,6 +109,14 @@ def _parser() -> argparse.ArgumentParser:
     fit = commands.add_parser("fit", help="cross-validate fusion weights and confidence thresholds")
     fit.add_argument("files", type=_existing_file, nargs="+")
     fit.add_argument("--write", action="store_true", help="save the choice as the model's calibration")
+    fit.add_argument(
+        "--confidence-only",
+        type=_existing_file,
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="questions for the confidence thresholds only, not for the ranking weights or highlights",
+    )
     bench = commands.add_parser("bench", help="scale benchmark on a synthetic corpus")
     bench.add_argument(
         "--sizes", type=_sizes, default="1000,10000,100000", help="comma-separated passage counts"
@@ -175,7 +183,11 @@ def _run(args: argparse.Namespace, settings: RetrievalSettings) -> int:
         from retrieval.evaluate import load_questions
         from retrieval.fit import fit
 
-        result = fit(retriever, [q for path in args.files for q in load_questions(path)])
+        result = fit(
+            retriever,
+            [q for path in args.files for q in load_questions(path)],
+            confidence_only=[q for path in args.confidence_only for q in load_questions(path)],
+        )
         print(result.report)
         target = calibration_path(settings.embedding_model)
         if args.write and target is None:

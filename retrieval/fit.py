@@ -70,18 +70,33 @@ class FitResult:
     calibration: dict[str, float]  # chosen on all questions, for the model's calibration file
 
 
-def fit(retriever: Retriever, questions: Sequence[EvalQuestion], seed: int = 0) -> FitResult:
+def fit(
+    retriever: Retriever,
+    questions: Sequence[EvalQuestion],
+    seed: int = 0,
+    confidence_only: Sequence[EvalQuestion] = (),
+) -> FitResult:
+    """The weights, thresholds and highlight bonuses, by folds. `confidence_only` questions
+    (written to calibrate the confidence of a style the eval sets hold few of) join the
+    thresholds and the report, not the choice of weights or highlights, so that they do not
+    tilt the ranking towards their style; the other questions keep their folds."""
+    ranked_count = len(questions)
+    questions = [*questions, *confidence_only]
     vectors = _encode(retriever, questions)
     combos = [dict(zip(GRID, values, strict=True)) for values in itertools.product(*GRID.values())]
     scored = [
         [_score(retriever, combo, q, v) for q, v in zip(questions, vectors, strict=True)] for combo in combos
     ]
     answerable = np.asarray([bool(q.evidence) for q in questions])
-    folds = np.random.default_rng(seed).permutation(len(questions)) % FOLDS
+    ranking_set = np.arange(len(questions)) < ranked_count
+    folds = np.r_[
+        np.random.default_rng(seed).permutation(ranked_count) % FOLDS,
+        np.random.default_rng(seed).permutation(len(confidence_only)) % FOLDS,
+    ].astype(int)
     held: list[tuple[EvalQuestion, Scored, str]] = []
     lines = []
     for fold in range(FOLDS):
-        train = (folds != fold) & answerable
+        train = (folds != fold) & answerable & ranking_set
         best = max(
             range(len(combos)), key=lambda c: _objective([scored[c][i] for i in np.flatnonzero(train)])
         )
@@ -96,11 +111,14 @@ def fit(retriever: Retriever, questions: Sequence[EvalQuestion], seed: int = 0) 
             held.append((questions[i], rows[i], _confidence(rows[i], none_below, high_from, shift)))
     lines += ["", "held-out folds:", *_table(held)]
     best = max(
-        range(len(combos)), key=lambda c: _objective([scored[c][i] for i in np.flatnonzero(answerable)])
+        range(len(combos)),
+        key=lambda c: _objective([scored[c][i] for i in np.flatnonzero(answerable & ranking_set)]),
     )
     shift = _language_shifts(scored[best], answerable)
     none_below, high_from = _thresholds(scored[best], answerable, np.ones(len(questions), bool), shift)
-    highlight, highlight_lines = _fit_highlight(retriever, combos[best], questions, vectors, folds)
+    highlight, highlight_lines = _fit_highlight(
+        retriever, combos[best], questions[:ranked_count], vectors[:ranked_count], folds[:ranked_count]
+    )
     lines += ["", *highlight_lines]
     calibration = {
         **combos[best],
