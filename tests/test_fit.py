@@ -108,3 +108,34 @@ def test_a_language_with_enough_questions_gets_its_own_shift() -> None:
     assert shifts["en"] == pytest.approx(0.90 - 0.85)  # five English questions: their own
     # two Kazakh ones and no Azerbaijani: the shift of all seven non-Russian ones
     assert shifts["kk"] == shifts["az"] == pytest.approx(0.90 - 0.86)
+
+
+def test_confidence_only_questions_move_thresholds_not_weights(retriever, monkeypatch) -> None:
+    monkeypatch.setattr(fitting, "GRID", {"sentence": (0.0, 1.0), "bm25": (0.4, 3.2)})
+    monkeypatch.setattr(fitting, "HIGHLIGHT_GRID", {"highlight_previous": (0.0, 0.5)})
+    questions = questions_from_corpus(retriever)
+    # questions whose evidence is no passage's: any weights would rank them badly, and the
+    # lowest of them sets the `none` line
+    extra = [
+        dataclasses.replace(q, qid=f"x{i}", evidence=("нет такого текста",), source="extra")
+        for i, q in enumerate(questions[:6])
+    ]
+    alone = fitting.fit(retriever, questions)
+    seen: list[int] = []  # how many questions each weight choice and the highlight fit were shown
+    objective, fit_highlight = fitting._objective, fitting._fit_highlight
+    monkeypatch.setattr(fitting, "_objective", lambda rows: seen.append(len(rows)) or objective(rows))
+    monkeypatch.setattr(
+        fitting, "_fit_highlight", lambda r, c, qs, *a: seen.append(len(qs)) or fit_highlight(r, c, qs, *a)
+    )
+    joined = fitting.fit(retriever, questions, confidence_only=extra)
+    assert max(seen) == len(questions)  # never the extra ones
+    weights = {name: alone.calibration[name] for name in (*fitting.GRID, *fitting.HIGHLIGHT_GRID)}
+    assert weights == {name: joined.calibration[name] for name in weights}
+    assert joined.calibration["none_below"] <= alone.calibration["none_below"]
+    assert "| file extra | 6 |" in joined.report
+    fold_weights = [
+        line.split(" none_below")[0] for line in alone.report.splitlines() if line.startswith("fold")
+    ]
+    assert fold_weights == [
+        line.split(" none_below")[0] for line in joined.report.splitlines() if line.startswith("fold")
+    ]
