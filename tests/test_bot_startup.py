@@ -26,6 +26,19 @@ def run_bot(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess
     )
 
 
+def russian_console_env(seeds, tmp_path) -> dict[str, str]:
+    """The console over the seed corpus with the hash embedder, in a terminal of no language
+    (so Russian)."""
+    return {
+        "SEEDS_DIR": str(seeds),
+        "INDEX_DIR": str(tmp_path / "idx"),
+        "EMBEDDING_MODEL": "hash-64",
+        "LC_ALL": "",
+        "LC_MESSAGES": "",
+        "LANG": "C.UTF-8",
+    }
+
+
 @pytest.mark.parametrize("token", ["", "not-a-token", "123:short"])
 def test_missing_or_malformed_token_gives_one_clear_line(token: str, tmp_path) -> None:
     done = run_bot([], {"TELEGRAM_BOT_TOKEN": token, "INDEX_DIR": str(tmp_path / "idx")})
@@ -37,8 +50,7 @@ def test_missing_or_malformed_token_gives_one_clear_line(token: str, tmp_path) -
 
 
 def test_console_answers_without_telegram(seeds, tmp_path) -> None:
-    env = {"SEEDS_DIR": str(seeds), "INDEX_DIR": str(tmp_path / "idx"), "EMBEDDING_MODEL": "hash-64"}
-    env |= {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "C.UTF-8"}  # no language: Russian
+    env = russian_console_env(seeds, tmp_path)
     done = run_bot(["--console"], env, "Какие порты соединит подводный кабель?\nещё\n\n")
     assert done.returncode == 0, done.stderr
     assert "Актау и Алят" in done.stdout
@@ -47,8 +59,7 @@ def test_console_answers_without_telegram(seeds, tmp_path) -> None:
 
 
 def test_console_names_a_speaker_introduced_in_an_earlier_paragraph(seeds, tmp_path) -> None:
-    env = {"SEEDS_DIR": str(seeds), "INDEX_DIR": str(tmp_path / "idx"), "EMBEDDING_MODEL": "hash-64"}
-    env |= {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "C.UTF-8"}
+    env = russian_console_env(seeds, tmp_path)
     # "Отдельно депутат выделил тему энергетики. По его словам, …": named two paragraphs before
     done = run_bot(["--console"], env, "депутат выделил тему энергетики экспорт энергоресурсов\n\n")
     assert done.returncode == 0, done.stderr
@@ -57,8 +68,7 @@ def test_console_names_a_speaker_introduced_in_an_earlier_paragraph(seeds, tmp_p
 
 
 def test_console_answers_small_talk_as_telegram_does(seeds, tmp_path) -> None:
-    env = {"SEEDS_DIR": str(seeds), "INDEX_DIR": str(tmp_path / "idx"), "EMBEDDING_MODEL": "hash-64"}
-    env |= {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "C.UTF-8"}
+    env = russian_console_env(seeds, tmp_path)
     done = run_bot(["--console"], env, "Привет!\nспасибо\n\n")
     assert done.returncode == 0, done.stderr
     t = texts.for_language("ru")
@@ -68,8 +78,7 @@ def test_console_answers_small_talk_as_telegram_does(seeds, tmp_path) -> None:
 
 
 def test_console_lists_the_topics_offered_when_nothing_answers(seeds, tmp_path) -> None:
-    env = {"SEEDS_DIR": str(seeds), "INDEX_DIR": str(tmp_path / "idx"), "EMBEDDING_MODEL": "hash-64"}
-    env |= {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "C.UTF-8"}
+    env = russian_console_env(seeds, tmp_path)
     done = run_bot(["--console"], env, "xyzzy plugh\n\n")
     assert done.returncode == 0, done.stderr
     t = texts.for_language("ru")
