@@ -26,17 +26,13 @@ def run_bot(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess
     )
 
 
-def russian_console_env(seeds, tmp_path) -> dict[str, str]:
-    """The console over the seed corpus with the hash embedder, in a terminal of no language
-    (so Russian)."""
-    return {
-        "SEEDS_DIR": str(seeds),
-        "INDEX_DIR": str(tmp_path / "idx"),
-        "EMBEDDING_MODEL": "hash-64",
-        "LC_ALL": "",
-        "LC_MESSAGES": "",
-        "LANG": "C.UTF-8",
-    }
+def russian_console_output(seeds, tmp_path, stdin: str) -> str:
+    """What the console prints for these lines over the seed corpus (hash embedder), in a
+    terminal of no language (so Russian)."""
+    env = {"SEEDS_DIR": str(seeds), "INDEX_DIR": str(tmp_path / "idx"), "EMBEDDING_MODEL": "hash-64"}
+    done = run_bot(["--console"], env | {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "C.UTF-8"}, stdin)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 @pytest.mark.parametrize("token", ["", "not-a-token", "123:short"])
@@ -50,40 +46,34 @@ def test_missing_or_malformed_token_gives_one_clear_line(token: str, tmp_path) -
 
 
 def test_console_answers_without_telegram(seeds, tmp_path) -> None:
-    env = russian_console_env(seeds, tmp_path)
-    done = run_bot(["--console"], env, "Какие порты соединит подводный кабель?\nещё\n\n")
-    assert done.returncode == 0, done.stderr
-    assert "Актау и Алят" in done.stdout
-    assert "Источник:" in done.stdout and "2025 г." in done.stdout
-    assert "Ещё по вопросу" in done.stdout  # "ещё" showed the next passages
+    out = russian_console_output(seeds, tmp_path, "Какие порты соединит подводный кабель?\nещё\n\n")
+    assert "Актау и Алят" in out
+    assert "Источник:" in out and "2025 г." in out
+    assert "Ещё по вопросу" in out  # "ещё" showed the next passages
 
 
 def test_console_names_a_speaker_introduced_in_an_earlier_paragraph(seeds, tmp_path) -> None:
-    env = russian_console_env(seeds, tmp_path)
     # "Отдельно депутат выделил тему энергетики. По его словам, …": named two paragraphs before
-    done = run_bot(["--console"], env, "депутат выделил тему энергетики экспорт энергоресурсов\n\n")
-    assert done.returncode == 0, done.stderr
-    assert "Отдельно депутат выделил тему энергетики" in done.stdout
-    assert "— Гусейнов" in done.stdout
+    out = russian_console_output(
+        seeds, tmp_path, "депутат выделил тему энергетики экспорт энергоресурсов\n\n"
+    )
+    assert "Отдельно депутат выделил тему энергетики" in out
+    assert "— Гусейнов" in out
 
 
 def test_console_answers_small_talk_as_telegram_does(seeds, tmp_path) -> None:
-    env = russian_console_env(seeds, tmp_path)
-    done = run_bot(["--console"], env, "Привет!\nспасибо\n\n")
-    assert done.returncode == 0, done.stderr
+    out = russian_console_output(seeds, tmp_path, "Привет!\nспасибо\n\n")
     t = texts.for_language("ru")
-    assert re.sub("<[^>]+>", "", t.thanks_reply) in done.stdout
-    assert "Источник:" not in done.stdout  # no search for a greeting or thanks
-    assert done.stdout.count("Примеры:") == 2  # the start, and after the greeting
+    assert re.sub("<[^>]+>", "", t.thanks_reply) in out
+    assert "Источник:" not in out  # no search for a greeting or thanks
+    assert out.count("Примеры:") == 2  # the start, and after the greeting
 
 
 def test_console_lists_the_topics_offered_when_nothing_answers(seeds, tmp_path) -> None:
-    env = russian_console_env(seeds, tmp_path)
-    done = run_bot(["--console"], env, "xyzzy plugh\n\n")
-    assert done.returncode == 0, done.stderr
+    out = russian_console_output(seeds, tmp_path, "xyzzy plugh\n\n")
     t = texts.for_language("ru")
-    assert re.sub("<[^>]+>", "", t.no_answer_suggest) in done.stdout
-    after = done.stdout.split(re.sub("<[^>]+>", "", t.no_answer_suggest), 1)[1]
+    assert re.sub("<[^>]+>", "", t.no_answer_suggest) in out
+    after = out.split(re.sub("<[^>]+>", "", t.no_answer_suggest), 1)[1]
     assert re.search(r"^  \[[^\]]+\]$", after, re.MULTILINE)  # the buttons Telegram would show
 
 
