@@ -101,21 +101,21 @@ def fit(
             range(len(combos)), key=lambda c: _objective([scored[c][i] for i in np.flatnonzero(train)])
         )
         rows = scored[best]
-        shift = _language_shifts(rows, answerable & (folds != fold))
-        none_below, high_from = _thresholds(rows, answerable, folds != fold, shift)
+        shifts = _language_shifts(rows, answerable & (folds != fold))
+        none_below, high_from = _thresholds(rows, answerable, folds != fold, shifts)
         lines.append(
             f"fold {fold}: {combos[best]} none_below {none_below:.3f} high_from {high_from:.3f} shifts "
-            + " ".join(f"{lang} {shift[lang]:.3f}" for lang in LANGUAGES)
+            + " ".join(f"{lang} {shifts[lang]:.3f}" for lang in LANGUAGES)
         )
         for i in np.flatnonzero(folds == fold):
-            held.append((questions[i], rows[i], _confidence(rows[i], none_below, high_from, shift)))
+            held.append((questions[i], rows[i], _confidence(rows[i], none_below, high_from, shifts)))
     lines += ["", "held-out folds:", *_table(held)]
     best = max(
         range(len(combos)),
         key=lambda c: _objective([scored[c][i] for i in np.flatnonzero(answerable & ranking_set)]),
     )
-    shift = _language_shifts(scored[best], answerable)
-    none_below, high_from = _thresholds(scored[best], answerable, np.ones(len(questions), bool), shift)
+    shifts = _language_shifts(scored[best], answerable)
+    none_below, high_from = _thresholds(scored[best], answerable, np.ones(len(questions), bool), shifts)
     highlight, highlight_lines = _fit_highlight(
         retriever, combos[best], questions[:ranked_count], vectors[:ranked_count], folds[:ranked_count]
     )
@@ -124,7 +124,7 @@ def fit(
         **combos[best],
         "none_below": round(none_below, 4),
         "high_from": round(high_from, 4),
-        **{f"shift_{lang}": round(shift[lang], 4) for lang in LANGUAGES},
+        **{f"shift_{lang}": round(shifts[lang], 4) for lang in LANGUAGES},
         **highlight,
     }
     lines += ["", f"chosen on all questions: {calibration}"]
@@ -224,29 +224,29 @@ def _language_shifts(rows: list[Scored], answerable: np.ndarray) -> Shifts:
 
 
 def _thresholds(
-    rows: list[Scored], answerable: np.ndarray, train: np.ndarray, shift: Shifts
+    rows: list[Scored], answerable: np.ndarray, train: np.ndarray, shifts: Shifts
 ) -> tuple[float, float]:
     """`none` below the closeness (cosine, shifted for other languages) that keeps
     MAX_ANSWERABLE_NONE of the answerable questions above it; `high` from the lowest at
     which at most MAX_UNANSWERABLE_HIGH of the near-topic unanswerable questions (those
     above the `none` line) that the answer-type rule leaves open would be `high`: the
     cosine has to separate what the rule cannot, however many the rule already catches."""
-    positive = sorted(rows[i].closeness(shift) for i in np.flatnonzero(train & answerable))
+    positive = sorted(rows[i].closeness(shifts) for i in np.flatnonzero(train & answerable))
     none_below = positive[int(MAX_ANSWERABLE_NONE * len(positive))] - 1e-4 if positive else 0.0
     near = [
         rows[i]
         for i in np.flatnonzero(train & ~answerable)
-        if rows[i].closeness(shift) >= none_below and not rows[i].low_by_type
+        if rows[i].closeness(shifts) >= none_below and not rows[i].low_by_type
     ]
-    for high_from in sorted({none_below, *(r.closeness(shift) + 1e-4 for r in near)}):
-        high = [r.closeness(shift) >= high_from for r in near]
+    for high_from in sorted({none_below, *(r.closeness(shifts) + 1e-4 for r in near)}):
+        high = [r.closeness(shifts) >= high_from for r in near]
         if not near or np.mean(high) <= MAX_UNANSWERABLE_HIGH:
             return none_below, high_from
     return none_below, 1.0
 
 
-def _confidence(row: Scored, none_below: float, high_from: float, shift: Shifts) -> str:
-    return grade(row.closeness(shift), row.low_by_type, none_below, high_from)
+def _confidence(row: Scored, none_below: float, high_from: float, shifts: Shifts) -> str:
+    return grade(row.closeness(shifts), row.low_by_type, none_below, high_from)
 
 
 def _table(held: list[tuple[EvalQuestion, Scored, str]]) -> list[str]:
