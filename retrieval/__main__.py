@@ -110,12 +110,12 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("files", type=_existing_file, nargs="+")
     fit.add_argument("--write", action="store_true", help="save the choice as the model's calibration")
     fit.add_argument(
-        "--confidence-only",
+        "--shift-only",
         type=_existing_file,
         nargs="+",
         default=[],
         metavar="FILE",
-        help="questions for the confidence thresholds only, not for the ranking weights or highlights",
+        help="questions for the language shifts only, not the weights, highlights or thresholds",
     )
     bench = commands.add_parser("bench", help="scale benchmark on a synthetic corpus")
     bench.add_argument(
@@ -186,7 +186,7 @@ def _run(args: argparse.Namespace, settings: RetrievalSettings) -> int:
         result = fit(
             retriever,
             [q for path in args.files for q in load_questions(path)],
-            confidence_only=[q for path in args.confidence_only for q in load_questions(path)],
+            shift_only=[q for path in args.shift_only for q in load_questions(path)],
         )
         print(result.report)
         target = calibration_path(settings.embedding_model)

@@ -74,35 +74,36 @@ def fit(
     retriever: Retriever,
     questions: Sequence[EvalQuestion],
     seed: int = 0,
-    confidence_only: Sequence[EvalQuestion] = (),
+    shift_only: Sequence[EvalQuestion] = (),
 ) -> FitResult:
-    """The weights, thresholds and highlight bonuses, by folds. `confidence_only` questions
-    (written to calibrate the confidence of a style the eval sets hold few of) join the
-    thresholds and the report, not the choice of weights or highlights, so that they do not
-    tilt the ranking towards their style; the other questions keep their folds."""
+    """The weights, thresholds and highlight bonuses, by folds. `shift_only` questions
+    (written in the languages the eval sets hold few questions in) join the language shifts
+    and the report, nothing else: not the weights or highlights, which they would tilt
+    towards their style, nor the `none` and `high` lines; the other questions keep their
+    folds."""
     ranked_count = len(questions)
-    questions = [*questions, *confidence_only]
+    questions = [*questions, *shift_only]
     vectors = _encode(retriever, questions)
     combos = [dict(zip(GRID, values, strict=True)) for values in itertools.product(*GRID.values())]
     scored = [
         [_score(retriever, combo, q, v) for q, v in zip(questions, vectors, strict=True)] for combo in combos
     ]
     answerable = np.asarray([bool(q.evidence) for q in questions])
-    ranking_set = np.arange(len(questions)) < ranked_count
+    eval_set = np.arange(len(questions)) < ranked_count
     folds = np.r_[
         np.random.default_rng(seed).permutation(ranked_count) % FOLDS,
-        np.random.default_rng(seed).permutation(len(confidence_only)) % FOLDS,
+        np.random.default_rng(seed).permutation(len(shift_only)) % FOLDS,
     ].astype(int)
     held: list[tuple[EvalQuestion, Scored, str]] = []
     lines = []
     for fold in range(FOLDS):
-        train = (folds != fold) & answerable & ranking_set
+        train = (folds != fold) & answerable & eval_set
         best = max(
             range(len(combos)), key=lambda c: _objective([scored[c][i] for i in np.flatnonzero(train)])
         )
         rows = scored[best]
         shifts = _language_shifts(rows, answerable & (folds != fold))
-        none_below, high_from = _thresholds(rows, answerable, folds != fold, shifts)
+        none_below, high_from = _thresholds(rows, answerable, (folds != fold) & eval_set, shifts)
         lines.append(
             f"fold {fold}: {combos[best]} none_below {none_below:.3f} high_from {high_from:.3f} shifts "
             + " ".join(f"{lang} {shifts[lang]:.3f}" for lang in LANGUAGES)
@@ -112,10 +113,10 @@ def fit(
     lines += ["", "held-out folds:", *_table(held)]
     best = max(
         range(len(combos)),
-        key=lambda c: _objective([scored[c][i] for i in np.flatnonzero(answerable & ranking_set)]),
+        key=lambda c: _objective([scored[c][i] for i in np.flatnonzero(answerable & eval_set)]),
     )
     shifts = _language_shifts(scored[best], answerable)
-    none_below, high_from = _thresholds(scored[best], answerable, np.ones(len(questions), bool), shifts)
+    none_below, high_from = _thresholds(scored[best], answerable, eval_set, shifts)
     highlight, highlight_lines = _fit_highlight(
         retriever, combos[best], questions[:ranked_count], vectors[:ranked_count], folds[:ranked_count]
     )

@@ -110,15 +110,23 @@ def test_a_language_with_enough_questions_gets_its_own_shift() -> None:
     assert shifts["kk"] == shifts["az"] == pytest.approx(0.90 - 0.86)
 
 
-def test_confidence_only_questions_move_thresholds_not_weights(retriever, monkeypatch) -> None:
+def test_shift_only_questions_move_the_language_shifts_and_nothing_else(retriever, monkeypatch) -> None:
     monkeypatch.setattr(fitting, "GRID", {"sentence": (0.0, 1.0), "bm25": (0.4, 3.2)})
     monkeypatch.setattr(fitting, "HIGHLIGHT_GRID", {"highlight_previous": (0.0, 0.5)})
     questions = questions_from_corpus(retriever)
-    # questions whose evidence is no passage's: any weights would rank them badly, and the
-    # lowest of them sets the `none` line
-    extra = [
-        dataclasses.replace(q, qid=f"x{i}", evidence=("нет такого текста",), source="extra")
-        for i, q in enumerate(questions[:6])
+    # English questions: far from the Russian passages for the hash embedder, so they score low
+    english = [
+        EvalQuestion(f"x{i}", "crosslingual", "en", q, ("нет такого текста",), source="extra")
+        for i, q in enumerate(
+            [
+                "Which ports will the cable link?",
+                "How much did trade grow?",
+                "Who met the president?",
+                "What did the parties sign?",
+                "Where was the summit held?",
+                "When does the line open?",
+            ]
+        )
     ]
     seen: list[int] = []  # how many questions each weight choice and the highlight fit were shown
     objective, fit_highlight = fitting._objective, fitting._fit_highlight
@@ -128,15 +136,14 @@ def test_confidence_only_questions_move_thresholds_not_weights(retriever, monkey
     )
     alone = fitting.fit(retriever, questions)
     shown_alone, seen[:] = list(seen), []
-    joined = fitting.fit(retriever, questions, confidence_only=extra)
+    joined = fitting.fit(retriever, questions, shift_only=english)
     assert seen == shown_alone  # the extra questions never reach the weights or highlights
-    weights = {name: alone.calibration[name] for name in (*fitting.GRID, *fitting.HIGHLIGHT_GRID)}
-    assert weights == {name: joined.calibration[name] for name in weights}
-    assert joined.calibration["none_below"] <= alone.calibration["none_below"]
+    assert joined.calibration["shift_en"] > alone.calibration["shift_en"] == 0.0
+    unchanged = [name for name in alone.calibration if not name.startswith("shift_")]
+    assert {n: joined.calibration[n] for n in unchanged} == {n: alone.calibration[n] for n in unchanged}
     assert "| file extra | 6 |" in joined.report
-    fold_weights = [
-        line.split(" none_below")[0] for line in alone.report.splitlines() if line.startswith("fold")
-    ]
-    assert fold_weights == [
-        line.split(" none_below")[0] for line in joined.report.splitlines() if line.startswith("fold")
-    ]
+
+    def fold_lines(report: str) -> list[str]:  # each fold's weights and thresholds, without shifts
+        return [line.split(" shifts")[0] for line in report.splitlines() if line.startswith("fold")]
+
+    assert fold_lines(joined.report) == fold_lines(alone.report)
