@@ -132,19 +132,9 @@ class Retriever:
             # Ranked by the question read with its context, highlighted by the question alone:
             # the context's words would bold what answered it, which the user has just read.
             read_with_context, alone = self.embedder.encode_queries([f"{context} {query}", query])
-            return self.search_vector(query, read_with_context, k, context, alone)
-        return self.search_vector(query, self.embedder.encode_queries([query])[0], k)
-
-    def search_vector(
-        self,
-        query: str,
-        query_vector: np.ndarray,
-        k: int,
-        context: str | None = None,
-        highlight_vector: np.ndarray | None = None,
-    ) -> SearchResult:
-        """`search` with the query already encoded (and, for a follow-up, the question alone)."""
-        ranking = self.rank(query, query_vector, k, context, highlight_vector)
+            ranking = self.rank(query, read_with_context, k, context, alone)
+        else:
+            ranking = self.rank(query, self.embedder.encode_queries([query])[0], k)
         return SearchResult(query, self.hits(query, ranking), self.confidence(query, ranking), context)
 
     def hits(self, query: str, ranking: Ranking) -> tuple[Hit, ...]:

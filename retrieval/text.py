@@ -151,15 +151,15 @@ def latin_to_cyrillic(word: str) -> str:
     return out.translate(_TRANSLIT_SINGLE)
 
 
-def has_latin(word: str) -> bool:
-    return bool(_LATIN.search(word)) or any(ch in "əıöüğçşƏİÖÜĞÇŞ" for ch in word)
-
-
 _LETTER = re.compile(r"[^\W\d_]")
 _KAZAKH = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
-
-
 _AZERBAIJANI = frozenset("əığçşöüƏİĞÇŞÖÜ")
+
+
+def has_latin(word: str) -> bool:
+    return bool(_LATIN.search(word)) or any(ch in _AZERBAIJANI for ch in word)
+
+
 Language = Literal["ru", "en", "az", "kk"]
 
 
@@ -173,8 +173,3 @@ def question_language(text: str) -> Language:
     if sum(1 for ch in letters if _CYRILLIC.match(ch)) * 2 > len(letters):
         return "ru"
     return "az" if any(ch in _AZERBAIJANI for ch in letters) else "en"
-
-
-def in_russian(text: str) -> bool:
-    """Written in Russian: mostly Cyrillic letters, and none of those only Kazakh has."""
-    return question_language(text) == "ru"

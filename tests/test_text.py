@@ -5,7 +5,6 @@ from retrieval.index import build_index, load_index
 from retrieval.search import FusionParams, Retriever
 from retrieval.text import (
     Analyzer,
-    in_russian,
     latin_to_cyrillic,
     normalise_for_match,
     question_language,
@@ -75,7 +74,6 @@ def test_sentence_spans_cover_lines_and_sentences() -> None:
 )
 def test_russian_is_told_from_english_azerbaijani_and_kazakh(text: str, language: str) -> None:
     assert question_language(text) == language
-    assert in_russian(text) is (language == "ru")
 
 
 def test_a_question_in_another_language_is_judged_with_its_languages_shift(seeds, tmp_path) -> None:
