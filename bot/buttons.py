@@ -74,12 +74,13 @@ async def more_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     _, question, earlier, offset = query.data
     shared = state(context)
     top_k = shared.settings.top_k
-    result = await shared.service.ask(str(question), top_k * PAGES, context=earlier)
-    page_hits = result.hits[int(offset) : int(offset) + top_k]
-    before = await before_texts(shared.service, page_hits)
-    reply = await asyncio.to_thread(render.more, result, int(offset), top_k, t, before)
-    await _drop_button(query)
-    await send(context, chat_id, reply.messages, _more_keyboard(result, reply, t))
+    async with shared.answer_slots:
+        result = await shared.service.ask(str(question), top_k * PAGES, context=earlier)
+        page_hits = result.hits[int(offset) : int(offset) + top_k]
+        before = await before_texts(shared.service, page_hits)
+        reply = await asyncio.to_thread(render.more, result, int(offset), top_k, t, before)
+        await _drop_button(query)
+        await send(context, chat_id, reply.messages, _more_keyboard(result, reply, t))
 
 
 def _more_keyboard(result: SearchResult, reply: render.Reply, t: Texts) -> InlineKeyboardMarkup | None:

@@ -42,8 +42,9 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         how_to = t.inline_help_text.format(bot=username)
         entries = [render.InlineEntry("help", t.inline_help_title, how_to, how_to)]
     else:
-        result = await shared.service.ask(text, INLINE_RESULTS)
-        before = await before_texts(shared.service, result.hits[:INLINE_RESULTS])
+        async with shared.answer_slots:
+            result = await shared.service.ask(text, INLINE_RESULTS)
+            before = await before_texts(shared.service, result.hits[:INLINE_RESULTS])
         payload = deeplink.question_payload(text)
         link = deeplink.start_link(username, payload) if payload and username else None
         entries = await asyncio.to_thread(render.inline_entries, result, t, before, link, INLINE_RESULTS)

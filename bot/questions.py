@@ -158,11 +158,27 @@ async def ask(context: ContextTypes.DEFAULT_TYPE, asking: Asking) -> None:
     question = " ".join(asking.question.split())
     typing = asyncio.create_task(_typing_after(context.bot, asking.chat_id, TYPING_AFTER))
     try:
-        result, followed, reply = await _answer(shared, asking, question)
+        async with shared.answer_slots:  # "typing…" shows while it waits its turn too
+            result, followed, reply = await _answer(shared, asking, question)
+            typing.cancel()
+            await _reply(context, asking, question, result, followed, reply, started)
     finally:
         typing.cancel()
+
+
+async def _reply(
+    context: ContextTypes.DEFAULT_TYPE,
+    asking: Asking,
+    question: str,
+    result: SearchResult,
+    followed: Turn | None,
+    reply: render.Reply,
+    started: float,
+) -> None:
+    """Send the answer with its buttons, log it, and remember it for a follow-up."""
+    shared = state(context)
     answer_key = feedback.new_answer_key()
-    markup = feedback.with_votes(answer_keyboard(result, reply, t, context.bot.username), answer_key)
+    markup = feedback.with_votes(answer_keyboard(result, reply, asking.t, context.bot.username), answer_key)
     in_flight = shared.answers_in_flight[answer_key] = asyncio.Event()
     try:
         sent = await send(context, asking.chat_id, reply.messages, markup, asking.reply_to)
