@@ -1,7 +1,7 @@
 """Reply latency and load of the real bot process through the local fake Bot API.
 
     python -m benchmarks.bot_load                  # latency over the public eval questions, then load
-    python -m benchmarks.bot_load --users 1,10,50 --questions 10 --json
+    python -m benchmarks.bot_load --users 1,10,50 --questions 30 --json
 
 Latency: one user asks every public eval question in turn; the time from the update
 being offered to the bot to the first message of its answer. Load: N simulated users
@@ -107,7 +107,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--users", default="1,10,50")
-    parser.add_argument("--questions", type=int, default=10, help="questions per user in the load runs")
+    parser.add_argument("--questions", type=int, default=30, help="questions per user in the load runs")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     user_counts = [int(u) for u in args.users.split(",")]
