@@ -196,6 +196,9 @@ async def _reply(
     await shared.conversations.put(asking.chat_id, turn)
 
 
+_typing_requests: set[asyncio.Future] = set()  # "typing…" requests under way
+
+
 async def _typing_after(bot: Bot, chat_id: int, delay: float) -> None:
     """Show "typing…" when the answer is not there within `delay`; a faster one needs none,
     which saves a request per question."""
@@ -207,9 +210,6 @@ async def _typing_after(bot: Bot, chat_id: int, delay: float) -> None:
     _typing_requests.add(request)  # asyncio keeps only a weak reference to a task
     request.add_done_callback(_typing_requests.discard)
     await asyncio.shield(request)
-
-
-_typing_requests: set[asyncio.Future] = set()
 
 
 async def _show_typing(bot: Bot, chat_id: int) -> None:
