@@ -196,23 +196,11 @@ async def _reply(
     await shared.conversations.put(asking.chat_id, turn)
 
 
-_typing_requests: set[asyncio.Future] = set()  # "typing…" requests under way
-
-
 async def _typing_after(bot: Bot, chat_id: int, delay: float) -> None:
     """Show "typing…" when the answer is not there within `delay`; a faster one needs none,
-    which saves a request per question."""
+    which saves a request per question. Cancelled when the answer is ready; a request
+    already under way still runs to its end (`bot.resilience`)."""
     await asyncio.sleep(delay)
-    # Shielded: the answer cancels this task once it is ready, and a Bot API request cancelled
-    # while it waits for a pooled connection keeps that connection for good (httpcore 1.0.9,
-    # encode/httpcore#1093). Under load enough of them pile up that every request times out.
-    request = asyncio.ensure_future(_show_typing(bot, chat_id))
-    _typing_requests.add(request)  # asyncio keeps only a weak reference to a task
-    request.add_done_callback(_typing_requests.discard)
-    await asyncio.shield(request)
-
-
-async def _show_typing(bot: Bot, chat_id: int) -> None:
     with contextlib.suppress(TelegramError):  # only a courtesy: the answer itself still comes
         await bot.send_chat_action(chat_id, ChatAction.TYPING)
 

@@ -25,6 +25,26 @@ _FINAL = (BadRequest, Forbidden, InvalidToken, Conflict)
 NO_RETRY = {"retry": False}
 
 
+_detached: set[asyncio.Future] = set()  # requests whose caller stopped waiting; asyncio holds tasks weakly
+
+
+async def _to_the_end(request: Coroutine[Any, Any, Any]) -> Any:
+    """Await a Bot API request that runs to its end even when the caller is cancelled (a
+    "typing…" task once the answer is ready, a timed-out notice): httpcore 1.0.9 keeps for
+    good the connection of a request cancelled while it waits for one (encode/httpcore#1093),
+    and once the pool is full of them every request times out."""
+    task = asyncio.ensure_future(request)
+    _detached.add(task)
+    task.add_done_callback(_forget)
+    return await asyncio.shield(task)
+
+
+def _forget(task: asyncio.Future) -> None:
+    _detached.discard(task)
+    if not task.cancelled():
+        task.exception()  # a caller that went away has no use for the error: not "never retrieved"
+
+
 def _seconds(value: float | dt.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
@@ -51,14 +71,16 @@ class RetryingLimiter(BaseRateLimiter[dict]):
         rate_limit_args: dict | None,
     ) -> Any:
         # The updater has its own retry loop for polling.
-        if endpoint == "getUpdates" or rate_limit_args == NO_RETRY:
+        if endpoint == "getUpdates":  # long polling, cancelled on purpose at shutdown
             return await callback(*args, **kwargs)
+        if rate_limit_args == NO_RETRY:
+            return await _to_the_end(callback(*args, **kwargs))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.window
         backoff = FIRST_BACKOFF
         while True:
             try:
-                return await callback(*args, **kwargs)
+                return await _to_the_end(callback(*args, **kwargs))
             except _FINAL:
                 raise
             except RetryAfter as error:

@@ -1,14 +1,16 @@
-"""Under load, questions are answered a bounded number at a time, in the order asked
-(the real answer flow, service and SQLite store; only the Bot API is a stand-in)."""
+"""Under load, questions are answered a bounded number at a time, in the order asked (the
+real answer flow, service and SQLite store; only the Bot API is a stand-in), and a request
+under way is never cut short."""
 
 import asyncio
 import itertools
 from types import SimpleNamespace
 
-from bot import questions, texts
+from bot import texts
 from bot.conversation import MemoryConversations
 from bot.questions import Asking, ask
 from bot.ratelimit import FloodLimiter
+from bot.resilience import RetryingLimiter
 from bot.state import ANSWERS_AT_ONCE, STATE_KEY, BotState
 from bot.store import Store
 
@@ -85,26 +87,24 @@ def test_questions_asked_at_once_are_answered_a_bounded_number_at_a_time_in_orde
     assert sorted(bot.sent_to) == [1000 + n for n in range(QUESTIONS)]  # every one answered once
 
 
-def test_a_typing_request_under_way_is_not_cut_short_when_the_answer_is_ready() -> None:
+def test_a_request_under_way_runs_to_its_end_when_its_caller_is_cancelled() -> None:
     """A Bot API request cancelled while it waits for a pooled connection keeps that connection
-    for good (httpcore); the answer cancels the typing task, but not its request."""
+    for good (httpcore); the answer cancels its "typing…" task, but not the request in it."""
+    steps: list[str] = []
 
-    class SlowBot(Bot):
-        def __init__(self) -> None:
-            super().__init__()
-            self.typing_requests: list[str] = []
+    async def send_chat_action() -> bool:
+        steps.append("sent")
+        await asyncio.sleep(0.05)  # waiting for a pooled connection, say
+        steps.append("done")
+        return True
 
-        async def send_chat_action(self, chat_id: int, action: str) -> None:
-            self.typing_requests.append("sent")
-            await asyncio.sleep(0.05)  # waiting for a pooled connection, say
-            self.typing_requests.append("done")
-
-    async def scenario() -> list[str]:
-        bot = SlowBot()
-        typing = asyncio.create_task(questions._typing_after(bot, 1, 0.0))
+    async def scenario() -> None:
+        caller = asyncio.create_task(
+            RetryingLimiter().process_request(send_chat_action, (), {}, "sendChatAction", {}, None)
+        )
         await asyncio.sleep(0.01)  # the request is under way
-        typing.cancel()  # the answer is ready
+        caller.cancel()  # the answer is ready
         await asyncio.sleep(0.1)
-        return bot.typing_requests
 
-    assert asyncio.run(scenario()) == ["sent", "done"]
+    asyncio.run(scenario())
+    assert steps == ["sent", "done"]
