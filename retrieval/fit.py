@@ -19,7 +19,7 @@ import numpy as np
 
 from retrieval.evaluate import EvalQuestion
 from retrieval.search import Retriever, grade
-from retrieval.text import Language, question_language
+from retrieval.text import OTHER_LANGUAGES, Language, question_language
 
 GRID = {
     "sentence": (0.0, 0.5, 1.0),
@@ -47,7 +47,6 @@ MAX_UNANSWERABLE_HIGH = 0.35
 # A language's own shift needs this many answerable questions in it; fewer get the shift of
 # all languages other than Russian together.
 MIN_LANGUAGE_QUESTIONS = 5
-LANGUAGES: tuple[Language, ...] = ("en", "az", "kk")
 
 
 Shifts = dict[str, float]  # language -> what is added to its questions' cosines
@@ -106,7 +105,7 @@ def fit(
         none_below, high_from = _thresholds(rows, answerable, (folds != fold) & eval_set, shifts)
         lines.append(
             f"fold {fold}: {combos[best]} none_below {none_below:.3f} high_from {high_from:.3f} shifts "
-            + " ".join(f"{lang} {shifts[lang]:.3f}" for lang in LANGUAGES)
+            + " ".join(f"{lang} {shifts[lang]:.3f}" for lang in OTHER_LANGUAGES)
         )
         for i in np.flatnonzero(folds == fold):
             held.append((questions[i], rows[i], _confidence(rows[i], none_below, high_from, shifts)))
@@ -125,7 +124,7 @@ def fit(
         **combos[best],
         "none_below": round(none_below, 4),
         "high_from": round(high_from, 4),
-        **{f"shift_{lang}": round(shifts[lang], 4) for lang in LANGUAGES},
+        **{f"shift_{lang}": round(shifts[lang], 4) for lang in OTHER_LANGUAGES},
         **highlight,
     }
     lines += ["", f"chosen on all questions: {calibration}"]
@@ -212,7 +211,7 @@ def _language_shifts(rows: list[Scored], answerable: np.ndarray) -> Shifts:
         cosines[rows[i].language].append(rows[i].best_cosine)
     russian = cosines.pop("ru", [])
     if not russian or not cosines:
-        return dict.fromkeys(LANGUAGES, 0.0)
+        return dict.fromkeys(OTHER_LANGUAGES, 0.0)
 
     def gap(values: list[float]) -> float:
         return max(0.0, float(np.median(russian) - np.median(values)))
@@ -220,7 +219,7 @@ def _language_shifts(rows: list[Scored], answerable: np.ndarray) -> Shifts:
     pooled = gap([c for values in cosines.values() for c in values])
     return {
         lang: gap(cosines[lang]) if len(cosines[lang]) >= MIN_LANGUAGE_QUESTIONS else pooled
-        for lang in LANGUAGES
+        for lang in OTHER_LANGUAGES
     }
 
 

@@ -15,7 +15,14 @@ from retrieval.embedder import Embedder
 from retrieval.highlight import choose_highlight
 from retrieval.index import LoadedIndex
 from retrieval.results import Confidence, Hit, SearchResult
-from retrieval.text import Analyzer, Language, has_latin, latin_to_cyrillic, question_language
+from retrieval.text import (
+    OTHER_LANGUAGES,
+    Analyzer,
+    Language,
+    has_latin,
+    latin_to_cyrillic,
+    question_language,
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ class FusionParams:
         values = dict(values)
         if "other_language_shift" in values:  # a calibration from before the shifts per language
             pooled = values.pop("other_language_shift")
-            values = {f"shift_{lang}": pooled for lang in ("en", "az", "kk")} | values
+            values = {f"shift_{lang}": pooled for lang in OTHER_LANGUAGES} | values
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: float(v) for k, v in values.items() if k in known})
 

@@ -161,6 +161,7 @@ def has_latin(word: str) -> bool:
 
 
 Language = Literal["ru", "en", "az", "kk"]
+OTHER_LANGUAGES: tuple[Language, ...] = ("en", "az", "kk")  # the passages are Russian
 
 
 def question_language(text: str) -> Language:
